@@ -23,8 +23,8 @@
 struct sh_sha {
     EVP_MD_CTX *ctx;
     EVP_MD *md;
-    size_t len;  /* digest length: 20 or 32 */
-    int ok;      /* 0 after any OpenSSL failure until the next final */
+    size_t len; /* digest length: 20 or 32 */
+    int ok;     /* 0 after any OpenSSL failure until the next final */
 };
 
 static void oneshot(const EVP_MD *md, const void *data, size_t len, uint8_t *out, size_t outlen)

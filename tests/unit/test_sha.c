@@ -12,7 +12,7 @@
 static const char MSG448[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 
 struct vec {
-    const char *msg;   /* NULL: one million 'a' */
+    const char *msg; /* NULL: one million 'a' */
     const char *sha1;
     const char *sha256;
 };
@@ -87,7 +87,8 @@ static void run_incremental(sh_sha *c, int is256)
                 feed_million(c);
             } else {
                 size_t n = strlen(VECS[i].msg);
-                for (size_t j = 0; j < n; j++) sh_sha_update(c, VECS[i].msg + j, 1);
+                for (size_t j = 0; j < n; j++)
+                    sh_sha_update(c, VECS[i].msg + j, 1);
                 sh_sha_update(c, "", 0); /* empty updates change nothing */
             }
             sh_sha_final(c, d);
