@@ -251,7 +251,9 @@ def test_too_large(run_shoal, cwd, tmp_path, scaled):
 @pytest.mark.parametrize("args,pattern", [
     (["--piece-size", "1000"], r"piece-size"),
     (["--piece-size", "8K"], r"piece-size"),
-    (["--piece-size", "48K"], r"piece-size"),
+    (["--piece-size", "48K"], r"power of two for v2 and hybrid"),
+    (["--v2", "--piece-size", "48K"], r"power of two"),
+    (["--v1", "--piece-size", "40K"], r"multiple of 16K"),
     (["--piece-size", "512M"], r"piece-size"),
     (["--piece-size", "0"], r"piece-size"),
     (["--piece-size", "lots"], r"piece-size 'lots'"),

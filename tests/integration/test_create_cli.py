@@ -152,6 +152,15 @@ def test_executable_bit(run_shoal, tree, tmp_path):
     assert not flags["tree/a.bin"] & lt.file_storage.flag_executable
 
 
+def test_v1_piece_size_multiple_of_16k(run_shoal, tree, tmp_path):
+    out = tmp_path / "m.torrent"
+    rc, _, err = run_shoal("create", "--v1", "--piece-size", "48K", "-o", out, tree)
+    assert rc == 0, err
+    ti = lt.torrent_info(str(out))
+    assert ti.piece_length() == 49152
+    assert info(run_shoal, out)["piece_length"] == 49152
+
+
 def test_auto_piece_size(run_shoal, make_tmp_dir, tmp_path):
     d = make_tmp_dir("big")
     with open(d / "sparse.bin", "wb") as f:
