@@ -169,9 +169,9 @@ def test_auto_piece_size(run_shoal, make_tmp_dir, tmp_path):
     rc, _, err = run_shoal("create", "--v2", "-o", out, d / "sparse.bin", timeout=120)
     assert rc == 0, err
     js = info(run_shoal, out)
-    p = js["piece_length"]
-    assert p & (p - 1) == 0 and 32768 <= p <= 16 << 20
-    assert 1000 <= js["num_pieces"] <= 2000 or p in (32768, 16 << 20)
+    # the smallest power of two >= 32K giving fewer than 2000 pieces
+    assert js["piece_length"] == 1 << 20
+    assert js["num_pieces"] == 1024
 
 
 def test_interrupt_leaves_nothing(procs, shoal_bin, make_tmp_dir, tmp_path):
