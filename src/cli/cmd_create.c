@@ -5,12 +5,14 @@
  * The output is never left half-written: the torrent goes to OUT.tmp.<pid>
  * in OUT's directory, is fsync'd, then renamed over OUT (refusing to replace
  * an existing OUT unless --force). On any error or signal the temp file is
- * removed. Hashing is single-threaded: the builder takes one byte stream.
+ * removed. Hashing is single-threaded: the builder takes one byte stream,
+ * which it reads straight from the page cache (seqread maps the files).
  */
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "io/clock.h"
 #include "io/fswalk.h"
+#include "io/seqread.h"
 
 #include <shoal/metainfo.h>
 #include <shoal/mkinfo.h>
@@ -28,7 +30,7 @@
 #include <unistd.h>
 
 #define CMD "create"
-#define READ_CHUNK (4u << 20) /* large sequential reads: few syscalls, full readahead */
+#define FEED_CHUNK (4u << 20) /* bytes per builder call: progress and ^C granularity */
 
 typedef struct create_args {
     const char *path;
@@ -280,7 +282,7 @@ typedef struct hasher {
     const create_args *a;
     const sh_fslist *files;
     sh_mkinfo *m;
-    uint8_t *buf;
+    int feed_rc;
     uint64_t done;
     cli_progress bar;
 } hasher;
@@ -310,32 +312,34 @@ static int open_checked(hasher *h, const char *rel, uint64_t len, const char *pa
         return cli_cmd_error(EXIT_FAIL, CMD, "%s: changed while the torrent was being made",
                              path);
     }
-    (void)posix_fadvise(f, 0, 0, POSIX_FADV_SEQUENTIAL);
     *fd = f;
     return 0;
 }
 
-/* Reads exactly len bytes of fd into the builder. */
+/* Called with each chunk of the current file; nonzero stops the file. */
+static int feed_chunk(void *ud, const uint8_t *data, size_t n)
+{
+    hasher *h = ud;
+    if (interrupted) return 1;
+    if ((h->feed_rc = sh_mkinfo_feed(h->m, data, n))) return 2;
+    h->done += n;
+    cli_progress_update(&h->bar, h->done, sh_clock_now());
+    return 0;
+}
+
+/* Streams exactly len bytes of fd into the builder. */
 static int feed_file(hasher *h, int fd, uint64_t len, const char *path)
 {
-    uint64_t left = len;
-    while (left) {
-        if (interrupted) return cli_cmd_error(EXIT_FAIL, CMD, "interrupted");
-        size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
-        ssize_t r = read(fd, h->buf, want);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int err = errno;
-            return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, strerror(err));
-        }
-        if (r == 0) return cli_cmd_error(EXIT_FAIL, CMD, "%s: shrank while being read", path);
-        int rc = sh_mkinfo_feed(h->m, h->buf, (size_t)r);
-        if (rc) return cli_cmd_error(EXIT_FAIL, CMD, "hashing %s: %s", path, sh_strerror(rc));
-        left -= (uint64_t)r;
-        h->done += (uint64_t)r;
-        cli_progress_update(&h->bar, h->done, sh_clock_now());
+    int e = 0;
+    int rc = sh_seqread(fd, len, FEED_CHUNK, 0, feed_chunk, h, &e);
+    switch (rc) {
+    case 0: return 0;
+    case 1: return cli_cmd_error(EXIT_FAIL, CMD, "interrupted");
+    case 2: return cli_cmd_error(EXIT_FAIL, CMD, "hashing %s: %s", path, sh_strerror(h->feed_rc));
+    case SH_ERANGE: return cli_cmd_error(EXIT_FAIL, CMD, "%s: shrank while being read", path);
+    case SH_EIO: return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, strerror(e));
+    default: return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, sh_strerror(rc));
     }
-    return 0;
 }
 
 static int hash_all(hasher *h)
@@ -471,13 +475,11 @@ static void log_speed(uint64_t bytes, sh_time t0)
 static int hash_and_encode(const create_args *a, const sh_fslist *files, sh_mkinfo *m,
                            sh_bbuf *enc)
 {
-    hasher h = {.a = a, .files = files, .m = m, .buf = malloc(READ_CHUNK)};
-    if (!h.buf) return cli_cmd_error(EXIT_FAIL, CMD, "out of memory");
+    hasher h = {.a = a, .files = files, .m = m};
     sh_time t0 = sh_clock_now();
     cli_progress_start(&h.bar, "hashing", files->total, cli_stderr_is_tty(), t0);
     int rc = hash_all(&h);
     cli_progress_end(&h.bar);
-    free(h.buf);
     if (rc) return rc;
     log_speed(files->total, t0);
     int e = sh_mkinfo_finish(m, enc);
