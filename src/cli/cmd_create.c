@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "io/clock.h"
+#include "io/atomicfile.h"
 #include "io/fswalk.h"
 #include "io/seqread.h"
 
@@ -20,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -359,77 +359,6 @@ static int hash_all(hasher *h)
     return 0;
 }
 
-/* Where the temp file goes: OUT.tmp.<pid>, same directory, so rename is atomic. */
-static int open_temp(const char *out, char *tmp, size_t tmplen, int *fd)
-{
-    int n = snprintf(tmp, tmplen, "%s.tmp.%ld", out, (long)getpid());
-    if (n < 0 || (size_t)n >= tmplen)
-        return cli_cmd_error(EXIT_USAGE, CMD, "%s: path too long", out);
-    *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (*fd < 0) {
-        int e = errno;
-        return cli_cmd_error(input_errno_code(e), CMD, "%s: %s", tmp, strerror(e));
-    }
-    return 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy) return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0) return;
-    (void)fsync(fd); /* best effort: the file itself is already durable */
-    close(fd);
-}
-
-/* Writes data to the open temp file, then moves it to out. */
-static int commit(int fd, const char *tmp, const char *out, const uint8_t *data, size_t len,
-                  bool force)
-{
-    if (write_all(fd, data, len) || fsync(fd)) {
-        int e = errno;
-        close(fd);
-        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", tmp, strerror(e));
-    }
-    if (close(fd)) {
-        int e = errno;
-        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", tmp, strerror(e));
-    }
-    int r;
-    if (force) {
-        r = rename(tmp, out);
-    } else {
-        /* RENAME_NOREPLACE closes the race with another writer of out. */
-        r = renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE);
-        if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
-            r = link(tmp, out); /* filesystems without NOREPLACE: link fails on EEXIST too */
-            if (r == 0) unlink(tmp);
-        }
-    }
-    if (r < 0) {
-        int e = errno;
-        if (e == EEXIST)
-            return cli_cmd_error(EXIT_USAGE, CMD, "%s: exists (use --force to replace it)", out);
-        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", out, strerror(e));
-    }
-    fsync_dir_of(out);
-    return 0;
-}
-
 /* Loads what we are about to write: a torrent our own loader rejects is a bug, never output. */
 static int self_check(const sh_bbuf *enc, sh_metainfo **mi)
 {
@@ -493,9 +422,10 @@ static int hash_and_encode(const create_args *a, const sh_fslist *files, sh_mkin
 static int build_and_write(const create_args *a, const sh_fslist *files, sh_mkinfo *m,
                            const char *out)
 {
-    char tmp[PATH_MAX + 32];
-    int fd = -1, rc = open_temp(out, tmp, sizeof tmp, &fd);
-    if (rc) return rc;
+    sh_atomicfile af;
+    int e, rc = sh_atomicfile_open(&af, out, &e);
+    if (rc == SH_EIO) return cli_cmd_error(input_errno_code(e), CMD, "%s: %s", out, strerror(e));
+    if (rc) return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", out, sh_strerror(rc));
     catch_signals();
     sh_bbuf enc;
     sh_bbuf_init(&enc);
@@ -503,13 +433,16 @@ static int build_and_write(const create_args *a, const sh_fslist *files, sh_mkin
     rc = hash_and_encode(a, files, m, &enc);
     if (!rc) rc = self_check(&enc, &mi);
     if (!rc && interrupted) rc = cli_cmd_error(EXIT_FAIL, CMD, "interrupted");
-    if (rc) {
-        close(fd);
-    } else {
-        rc = commit(fd, tmp, out, enc.data, enc.len, a->force);
+    if (!rc) {
+        int c = sh_atomicfile_commit(&af, enc.data, enc.len, a->force, &e);
+        if (c == SH_EEXIST)
+            rc = cli_cmd_error(EXIT_USAGE, CMD, "%s: exists (use --force to replace it)", out);
+        else if (c)
+            rc = cli_cmd_error(EXIT_FAIL, CMD, "writing %s: %s", out,
+                               c == SH_EIO ? strerror(e) : sh_strerror(c));
     }
-    if (rc) unlink(tmp);
-    else print_result(mi, out);
+    sh_atomicfile_abort(&af);
+    if (!rc) print_result(mi, out);
     if (mi) sh_metainfo_free(mi);
     sh_bbuf_free(&enc);
     return rc;
