@@ -422,11 +422,11 @@ static int hash_and_encode(const create_args *a, const sh_fslist *files, sh_mkin
 static int build_and_write(const create_args *a, const sh_fslist *files, sh_mkinfo *m,
                            const char *out)
 {
+    catch_signals(); /* first: a ^C from here on must still remove the temp file */
     sh_atomicfile af;
     int e, rc = sh_atomicfile_open(&af, out, &e);
     if (rc == SH_EIO) return cli_cmd_error(input_errno_code(e), CMD, "%s: %s", out, strerror(e));
     if (rc) return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", out, sh_strerror(rc));
-    catch_signals();
     sh_bbuf enc;
     sh_bbuf_init(&enc);
     sh_metainfo *mi = NULL;
