@@ -56,32 +56,32 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: shoal create [options] PATH\n"
-            "\n"
-            "Make a .torrent from a file or a directory (walked recursively).\n"
-            "Inside a directory, symlinks are skipped with a warning and special files\n"
-            "(FIFOs, sockets, devices) are an error; PATH itself may be a symlink.\n"
-            "\n"
-            "options:\n"
-            "  -o, --output FILE     where to write (default: ./<name>.torrent)\n"
-            "  -f, --force           replace FILE if it exists\n"
-            "  -t, --tracker URL     announce URL; repeat for more (each its own tier)\n"
-            "  -w, --web-seed URL    BEP 19 web seed; repeatable\n"
-            "      --piece-size N    bytes, K/M suffixes, 16K..256M: a power of two\n"
-            "                        (v1 only: any multiple of 16K)\n"
-            "                        (default: chosen for about 1000-2000 pieces)\n"
-            "      --v1 | --v2 | --hybrid   torrent version (default: --hybrid)\n"
-            "      --private         set the BEP 27 private flag\n"
-            "      --comment TEXT    add a comment\n"
-            "      --no-date         omit the creation date (reproducible output)\n"
-            "      --log-level L     error, warn (default), info, debug, trace\n"
-            "  -h, --help            show this help\n"
-            "\n"
-            "On success prints the info-hash(es) and the path written.\n"
-            "A progress bar is shown on stderr when it is a terminal.\n"
-            "exit status: 0 written; 1 I/O failure or interrupted; 2 bad usage, bad input\n"
-            "(missing/unreadable PATH, special file, no files) or FILE exists.\n");
+    fprintf(f, "usage: shoal create [options] PATH\n"
+               "\n"
+               "Make a .torrent from a file or a directory (walked recursively).\n"
+               "Inside a directory, symlinks are skipped with a warning and special files\n"
+               "(FIFOs, sockets, devices) are an error; PATH itself may be a symlink.\n"
+               "\n"
+               "options:\n"
+               "  -o, --output FILE     where to write (default: ./<name>.torrent)\n"
+               "  -f, --force           replace FILE if it exists\n"
+               "  -t, --tracker URL     announce URL; repeat for more (each its own tier)\n"
+               "  -w, --web-seed URL    BEP 19 web seed; repeatable\n"
+               "      --piece-size N    bytes, K/M suffixes, 16K..256M: a power of two\n"
+               "                        (v1 only: any multiple of 16K)\n"
+               "                        (default: the smallest power of two >= 32K that\n"
+               "                        gives < 2000 pieces, at most 16M)\n"
+               "      --v1 | --v2 | --hybrid   torrent version (default: --hybrid)\n"
+               "      --private         set the BEP 27 private flag\n"
+               "      --comment TEXT    add a comment\n"
+               "      --no-date         omit the creation date (reproducible output)\n"
+               "      --log-level L     error, warn (default), info, debug, trace\n"
+               "  -h, --help            show this help\n"
+               "\n"
+               "On success prints the info-hash(es) and the path written.\n"
+               "A progress bar is shown on stderr when it is a terminal.\n"
+               "exit status: 0 written; 1 I/O failure or interrupted; 2 bad usage, bad input\n"
+               "(missing/unreadable PATH, special file, no files) or FILE exists.\n");
 }
 
 static int set_version(create_args *a, unsigned v)
@@ -109,8 +109,10 @@ static int check_piece_length(const create_args *a)
         return cli_usage_error(CMD, "--piece-size must be from 16K to 256M, not %llu",
                                (unsigned long long)p);
     if ((a->version & SH_META_V2) && !is_pow2(p))
-        return cli_usage_error(CMD, "--piece-size must be a power of two for v2 and hybrid "
-                               "torrents, not %llu", (unsigned long long)p);
+        return cli_usage_error(CMD,
+                               "--piece-size must be a power of two for v2 and hybrid "
+                               "torrents, not %llu",
+                               (unsigned long long)p);
     if (p % SH_BLOCK_SIZE)
         return cli_usage_error(CMD, "--piece-size must be a multiple of 16K, not %llu",
                                (unsigned long long)p);
@@ -122,45 +124,76 @@ static int parse_args(int argc, char **argv, create_args *a)
 {
     enum { O_PIECE = 256, O_V1, O_V2, O_HYBRID, O_PRIVATE, O_COMMENT, O_NODATE, O_LOG };
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},   {"force", no_argument, NULL, 'f'},
-        {"tracker", required_argument, NULL, 't'},  {"web-seed", required_argument, NULL, 'w'},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {"tracker", required_argument, NULL, 't'},
+        {"web-seed", required_argument, NULL, 'w'},
         {"piece-size", required_argument, NULL, O_PIECE},
-        {"v1", no_argument, NULL, O_V1},            {"v2", no_argument, NULL, O_V2},
-        {"hybrid", no_argument, NULL, O_HYBRID},    {"private", no_argument, NULL, O_PRIVATE},
+        {"v1", no_argument, NULL, O_V1},
+        {"v2", no_argument, NULL, O_V2},
+        {"hybrid", no_argument, NULL, O_HYBRID},
+        {"private", no_argument, NULL, O_PRIVATE},
         {"comment", required_argument, NULL, O_COMMENT},
-        {"no-date", no_argument, NULL, O_NODATE},   {"log-level", required_argument, NULL, O_LOG},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"no-date", no_argument, NULL, O_NODATE},
+        {"log-level", required_argument, NULL, O_LOG},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     opterr = 0;
     optind = 1;
     int c, rc;
     while ((c = getopt_long(argc, argv, ":o:ft:w:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': a->out = optarg; break;
-        case 'f': a->force = true; break;
-        case 't': a->trackers[a->num_trackers++] = optarg; break;
-        case 'w': a->web_seeds[a->num_web_seeds++] = optarg; break;
+        case 'o':
+            a->out = optarg;
+            break;
+        case 'f':
+            a->force = true;
+            break;
+        case 't':
+            a->trackers[a->num_trackers++] = optarg;
+            break;
+        case 'w':
+            a->web_seeds[a->num_web_seeds++] = optarg;
+            break;
         case O_PIECE:
             if (cli_parse_size(optarg, &a->piece_length) || a->piece_length == 0)
                 return cli_usage_error(CMD, "bad --piece-size '%s'", optarg);
             break;
-        case O_V1: if ((rc = set_version(a, SH_META_V1))) return rc; break;
-        case O_V2: if ((rc = set_version(a, SH_META_V2))) return rc; break;
-        case O_HYBRID: if ((rc = set_version(a, SH_META_HYBRID))) return rc; break;
-        case O_PRIVATE: a->is_private = true; break;
-        case O_COMMENT: a->comment = optarg; break;
-        case O_NODATE: a->no_date = true; break;
+        case O_V1:
+            if ((rc = set_version(a, SH_META_V1))) return rc;
+            break;
+        case O_V2:
+            if ((rc = set_version(a, SH_META_V2))) return rc;
+            break;
+        case O_HYBRID:
+            if ((rc = set_version(a, SH_META_HYBRID))) return rc;
+            break;
+        case O_PRIVATE:
+            a->is_private = true;
+            break;
+        case O_COMMENT:
+            a->comment = optarg;
+            break;
+        case O_NODATE:
+            a->no_date = true;
+            break;
         case O_LOG:
             if (cli_set_log_level(optarg))
                 return cli_usage_error(CMD, "unknown --log-level '%s'", optarg);
             break;
-        case 'h': usage(stdout); return EXIT_OK;
-        case ':': return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case ':':
+            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc) return cli_usage_error(CMD, "missing PATH");
-    if (optind + 1 < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
+    if (optind + 1 < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
     a->path = argv[optind];
     if (!*a->path) return cli_usage_error(CMD, "PATH is empty");
     if (a->out && !*a->out) return cli_usage_error(CMD, "--output is empty");
@@ -215,14 +248,17 @@ static int walk(const create_args *a, const struct stat *out_st, sh_fslist *file
     char where[SH_META_MAX_PATH + 64] = "";
     int rc = sh_fswalk(a->path, &wo, files, &e, where, sizeof where);
     switch (rc) {
-    case 0: break;
-    case SH_EIO: return cli_cmd_error(input_errno_code(e), CMD, "%s: %s", where, strerror(e));
+    case 0:
+        break;
+    case SH_EIO:
+        return cli_cmd_error(input_errno_code(e), CMD, "%s: %s", where, strerror(e));
     case SH_EUNSUPPORTED:
         return cli_cmd_error(EXIT_USAGE, CMD, "%s: not a regular file or directory", where);
     case SH_ELIMIT:
         return cli_cmd_error(EXIT_USAGE, CMD, "%s: too many files, too deep or path too long",
                              where);
-    default: return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", where, sh_strerror(rc));
+    default:
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", where, sh_strerror(rc));
     }
     if (files->count == 0) {
         sh_fslist_free(files);
@@ -233,8 +269,8 @@ static int walk(const create_args *a, const struct stat *out_st, sh_fslist *file
 
 static int layout_error(const create_args *a, int rc)
 {
-    const char *why = rc == SH_EINVAL  ? "nothing to hash: every file is empty"
-                      : rc == SH_EPATH ? "two files have the same path"
+    const char *why = rc == SH_EINVAL   ? "nothing to hash: every file is empty"
+                      : rc == SH_EPATH  ? "two files have the same path"
                       : rc == SH_ELIMIT ? "too many pieces: use a larger --piece-size"
                                         : sh_strerror(rc);
     return cli_cmd_error(rc == SH_ENOMEM ? EXIT_FAIL : EXIT_USAGE, CMD, "%s: %s", a->path, why);
@@ -258,12 +294,12 @@ static int builder_new(const create_args *a, const char *name, const sh_fslist *
     };
     sh_mkinfo *m;
     int rc = sh_mkinfo_new(&o, &m);
-    if (rc) return cli_cmd_error(EXIT_USAGE, CMD, "cannot make a torrent named '%s': %s", name,
-                                 sh_strerror(rc));
+    if (rc)
+        return cli_cmd_error(EXIT_USAGE, CMD, "cannot make a torrent named '%s': %s", name,
+                             sh_strerror(rc));
     for (uint32_t i = 0; i < files->count; i++) {
         const sh_fsentry *f = &files->files[i];
-        rc = sh_mkinfo_add_file(m, files->root_is_dir ? f->relpath : NULL, f->size,
-                                f->executable);
+        rc = sh_mkinfo_add_file(m, files->root_is_dir ? f->relpath : NULL, f->size, f->executable);
         if (rc) {
             sh_mkinfo_free(m);
             return cli_cmd_error(EXIT_USAGE, CMD, "%s/%s: %s", a->path, f->relpath,
@@ -306,11 +342,10 @@ static int open_checked(hasher *h, const char *rel, uint64_t len, const char *pa
         return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, strerror(err));
     }
     struct stat st;
-    if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != e->dev ||
-        st.st_ino != e->ino || (uint64_t)st.st_size != len) {
+    if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != e->dev || st.st_ino != e->ino ||
+        (uint64_t)st.st_size != len) {
         close(f);
-        return cli_cmd_error(EXIT_FAIL, CMD, "%s: changed while the torrent was being made",
-                             path);
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: changed while the torrent was being made", path);
     }
     *fd = f;
     return 0;
@@ -333,12 +368,18 @@ static int feed_file(hasher *h, int fd, uint64_t len, const char *path)
     int e = 0;
     int rc = sh_seqread(fd, len, FEED_CHUNK, 0, feed_chunk, h, &e);
     switch (rc) {
-    case 0: return 0;
-    case 1: return cli_cmd_error(EXIT_FAIL, CMD, "interrupted");
-    case 2: return cli_cmd_error(EXIT_FAIL, CMD, "hashing %s: %s", path, sh_strerror(h->feed_rc));
-    case SH_ERANGE: return cli_cmd_error(EXIT_FAIL, CMD, "%s: shrank while being read", path);
-    case SH_EIO: return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, strerror(e));
-    default: return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, sh_strerror(rc));
+    case 0:
+        return 0;
+    case 1:
+        return cli_cmd_error(EXIT_FAIL, CMD, "interrupted");
+    case 2:
+        return cli_cmd_error(EXIT_FAIL, CMD, "hashing %s: %s", path, sh_strerror(h->feed_rc));
+    case SH_ERANGE:
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: shrank while being read", path);
+    case SH_EIO:
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, strerror(e));
+    default:
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, sh_strerror(rc));
     }
 }
 
@@ -373,10 +414,8 @@ static int self_check(const sh_bbuf *enc, sh_metainfo **mi)
 static void print_result(const sh_metainfo *mi, const char *out)
 {
     char hex[65];
-    if (mi->version & SH_META_V1)
-        printf("info_hash_v1 %s\n", sh_hex(mi->info_hash_v1, 20, hex));
-    if (mi->version & SH_META_V2)
-        printf("info_hash_v2 %s\n", sh_hex(mi->info_hash_v2, 32, hex));
+    if (mi->version & SH_META_V1) printf("info_hash_v1 %s\n", sh_hex(mi->info_hash_v1, 20, hex));
+    if (mi->version & SH_META_V2) printf("info_hash_v2 %s\n", sh_hex(mi->info_hash_v2, 32, hex));
     printf("torrent %s\n", out);
 }
 
@@ -401,8 +440,7 @@ static void log_speed(uint64_t bytes, sh_time t0)
 }
 
 /* Feeds every file to the builder and encodes the torrent into enc. */
-static int hash_and_encode(const create_args *a, const sh_fslist *files, sh_mkinfo *m,
-                           sh_bbuf *enc)
+static int hash_and_encode(const create_args *a, const sh_fslist *files, sh_mkinfo *m, sh_bbuf *enc)
 {
     hasher h = {.a = a, .files = files, .m = m};
     sh_time t0 = sh_clock_now();

@@ -75,8 +75,7 @@ static int move_into_place(const sh_atomicfile *af, bool replace)
     return r;
 }
 
-int sh_atomicfile_commit(sh_atomicfile *af, const void *data, size_t len, bool replace,
-                         int *err_no)
+int sh_atomicfile_commit(sh_atomicfile *af, const void *data, size_t len, bool replace, int *err_no)
 {
     if (err_no) *err_no = 0;
     if (af->fd < 0) return SH_EINVAL;

@@ -149,8 +149,10 @@ static void test_stale_temp_not_removed(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commit),      cmocka_unit_test(test_no_clobber),
-        cmocka_unit_test(test_abort),       cmocka_unit_test(test_missing_dir),
+        cmocka_unit_test(test_commit),
+        cmocka_unit_test(test_no_clobber),
+        cmocka_unit_test(test_abort),
+        cmocka_unit_test(test_missing_dir),
         cmocka_unit_test(test_stale_temp_not_removed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -53,11 +53,11 @@ static int make_file(uint64_t size)
 
 typedef struct sink {
     uint64_t total;
-    uint64_t sum;      /* sum of (offset + 1) * byte: order-sensitive */
+    uint64_t sum; /* sum of (offset + 1) * byte: order-sensitive */
     size_t max_chunk;
     unsigned calls;
-    int stop_after;    /* return 7 on this call (1-based), 0: never */
-    int truncate_fd;   /* ftruncate this fd to 4096 on the first call, -1: no */
+    int stop_after;  /* return 7 on this call (1-based), 0: never */
+    int truncate_fd; /* ftruncate this fd to 4096 on the first call, -1: no */
 } sink;
 
 static int consume(void *ud, const uint8_t *p, size_t n)
@@ -98,7 +98,8 @@ static void test_exact_bytes(void **st)
     (void)st;
     const uint64_t sizes[] = {0, 1, 65535, 65537, 3u << 20, (64u << 20) + 12345};
     for (unsigned flags = 0; flags <= SH_SEQREAD_NO_MMAP; flags++)
-        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) check_size(sizes[i], 65536, flags);
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+            check_size(sizes[i], 65536, flags);
 }
 
 static void test_stop(void **st)
@@ -155,10 +156,8 @@ static void test_bad_args(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_bytes),
-        cmocka_unit_test(test_stop),
-        cmocka_unit_test(test_shorter_than_len),
-        cmocka_unit_test(test_truncated_while_reading),
+        cmocka_unit_test(test_exact_bytes),      cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_shorter_than_len), cmocka_unit_test(test_truncated_while_reading),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
