@@ -51,8 +51,10 @@ static double raw(int sha256, const uint8_t *data, size_t size)
 {
     uint8_t out[32];
     double t0 = now_s();
-    if (sha256) sh_sha256(data, size, out);
-    else sh_sha1(data, size, out);
+    if (sha256)
+        sh_sha256(data, size, out);
+    else
+        sh_sha1(data, size, out);
     return now_s() - t0;
 }
 
