@@ -105,12 +105,13 @@ int sh_krpc_decode(const uint8_t *buf, size_t len, sh_krpc_msg *m, sh_errinfo *e
 int sh_krpc_encode(sh_bbuf *b, const sh_krpc_msg *m);
 
 /*
- * Compact node entries. pack writes id + ip + port (26 bytes for IPv4, 38
- * for IPv6) and returns the length (0 for an unset family). node_at reads
+ * Compact node entries. pack writes id + ip + port to out, which has room
+ * for 26 bytes (IPv4) or 38 (IPv6), and returns that length (0, writing
+ * nothing, for an unset family). node_at reads
  * the i-th entry of a compact list of the given family; SH_ERANGE past the
  * end.
  */
-size_t sh_krpc_pack_node(uint8_t out[SH_KRPC_NODE6_LEN], const uint8_t id[20], const sh_addr *a);
+size_t sh_krpc_pack_node(uint8_t *out, const uint8_t id[20], const sh_addr *a);
 int sh_krpc_node_at(sh_span list, int family, size_t i, uint8_t id[20], sh_addr *a);
 
 #endif

@@ -48,6 +48,7 @@ int sh_dht_new(const sh_dht_config *cfg, sh_time now, sh_dht **out)
     d->now = now;
     d->next_maint = now + DHT_TICK;
     d->next_expire = now + SH_SEC(60);
+    d->next_lonely = now + DHT_LONELY_TIME;
     *out = d;
     return 0;
 }
@@ -356,6 +357,7 @@ void sh_dht_bootstrap(sh_dht *d, const sh_addr *addr, sh_time now)
     d->boot[slot].addr = *addr;
     d->boot[slot].attempts = 0;
     d->boot[slot].active = true;
+    d->next_lonely = now + DHT_LONELY_TIME; /* the bootstrap itself looks for neighbours */
     dht_boot_try(d, slot, now);
 }
 

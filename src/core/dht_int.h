@@ -39,6 +39,7 @@
 #define DHT_NODES_PER_REPLY 16            /* nodes of one response we look at */
 #define DHT_BOOT_SLOTS 8                  /* bootstrap addresses remembered */
 #define DHT_BOOT_ATTEMPTS 3
+#define DHT_LONELY_TIME SH_SEC(15)        /* fewer than k good nodes: look for more this often */
 #define DHT_MAX_QUEUE 8192                /* queued actions; beyond, datagrams are dropped */
 #define DHT_MAX_TX 4096                   /* outstanding queries */
 
@@ -295,7 +296,7 @@ struct sh_dht {
 
     dht_boot boot[DHT_BOOT_SLOTS];
     sh_time now; /* the latest time an entry point was given (for stats) */
-    sh_time next_maint, next_expire;
+    sh_time next_maint, next_expire, next_lonely;
     uint32_t ping_cursor;
     sh_dht_stats st;
 };

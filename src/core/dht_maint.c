@@ -12,7 +12,9 @@
  * Bootstrap through an address: ping it and send it find_node(our id);
  * when that answers (its nodes are then in the table), run a find_node
  * lookup for our id through the table; repeat the whole while the table
- * has fewer than DHT_K good nodes, at most DHT_BOOT_ATTEMPTS times.
+ * has fewer than DHT_K good nodes, at most DHT_BOOT_ATTEMPTS times. After
+ * that, a node still short of DHT_K good nodes looks up its own id again
+ * every DHT_LONELY_TIME (or, with an empty table, bootstraps again).
  */
 #include "dht_int.h"
 
@@ -87,6 +89,30 @@ static sh_time refresh_buckets(sh_dht *d, sh_time now)
     return next;
 }
 
+/* While we know fewer than DHT_K good nodes, look for our neighbours every DHT_LONELY_TIME:
+ * through the table if it has a node that is not bad, else through the bootstrap addresses. A node
+ * whose bootstrap answers were all lost would otherwise wait for the 15-minute refresh. */
+static sh_time stay_connected(sh_dht *d, sh_time now)
+{
+    uint32_t good, other;
+    dht_table_counts(&d->table, now, &good, &other);
+    if (good >= DHT_K) return SH_TIME_NEVER;
+    if (now < d->next_lonely) return d->next_lonely;
+    d->next_lonely = now + DHT_LONELY_TIME;
+    dht_node any;
+    if (dht_table_closest(&d->table, d->id, DHT_PICK_ANY, NULL, now, &any, 1) > 0) {
+        dht_search_start(d, d->id, false, 0, true, -1, now);
+        return d->next_lonely;
+    }
+    for (int i = 0; i < DHT_BOOT_SLOTS; i++) {
+        if (!d->boot[i].addr.family || d->boot[i].active) continue;
+        d->boot[i].active = true;
+        d->boot[i].attempts = 0;
+        dht_boot_try(d, i, now);
+    }
+    return d->next_lonely;
+}
+
 void dht_maint_run(sh_dht *d, sh_time now)
 {
     sh_time next = now + SH_SEC(60);
@@ -97,6 +123,7 @@ void dht_maint_run(sh_dht *d, sh_time now)
     next = min_t(next, d->next_expire);
     next = min_t(next, ping_questionable(d, now));
     next = min_t(next, refresh_buckets(d, now));
+    next = min_t(next, stay_connected(d, now));
     d->next_maint = next > now + DHT_TICK ? next : now + DHT_TICK;
 }
 

@@ -280,7 +280,7 @@ int sh_krpc_encode(sh_bbuf *b, const sh_krpc_msg *m)
     return 0;
 }
 
-size_t sh_krpc_pack_node(uint8_t out[SH_KRPC_NODE6_LEN], const uint8_t id[20], const sh_addr *a)
+size_t sh_krpc_pack_node(uint8_t *out, const uint8_t id[20], const sh_addr *a)
 {
     if (a->family != 4 && a->family != 6) return 0;
     memcpy(out, id, 20);
