@@ -87,6 +87,7 @@ typedef struct dht_bucket {
     bool has_cand;
     sh_time victim_at;  /* when the victim was pinged */
     sh_time changed;    /* a node joined or answered: the refresh clock */
+    bool stale;         /* to be refreshed at the next timer run (after joining) */
     dht_node cand;
 } dht_bucket;
 

@@ -6,14 +6,16 @@
  * The timer runs no more often than DHT_TICK, and only as often as there
  * is work: after each run it sleeps until the next questionable node may be
  * pinged, the next good node turns questionable, the next bucket goes idle
- * for DHT_REFRESH_TIME, or a minute has passed (store expiry) — so a quiet
+ * for DHT_REFRESH_TIME (or was marked stale by joining), or a minute has
+ * passed (store expiry) — so a quiet
  * node in a simulation of thousands costs next to nothing.
  *
  * Bootstrap through an address: ping it and send it find_node(our id);
  * when that answers (its nodes are then in the table), run a find_node
  * lookup for our id through the table; repeat the whole while the table
- * has fewer than DHT_K good nodes, at most DHT_BOOT_ATTEMPTS times. After
- * that, a node still short of DHT_K good nodes looks up its own id again
+ * has fewer than DHT_K good nodes, at most DHT_BOOT_ATTEMPTS times; then
+ * refresh every bucket but the nearest (Kademlia's join). After that, a
+ * node still short of DHT_K good nodes looks up its own id again
  * every DHT_LONELY_TIME (or, with an empty table, bootstraps again).
  */
 #include "dht_int.h"
@@ -73,7 +75,7 @@ static sh_time refresh_buckets(sh_dht *d, sh_time now)
     for (uint32_t i = 0; i < d->table.nb; i++) {
         dht_bucket *b = &d->table.b[i];
         sh_time due = b->changed + DHT_REFRESH_TIME;
-        if (due > now) {
+        if (due > now && !b->stale) {
             next = min_t(next, due);
             continue;
         }
@@ -83,6 +85,7 @@ static sh_time refresh_buckets(sh_dht *d, sh_time now)
         dht_id_random(d->id, i, !last, &d->rng, target);
         /* restarting the clock first: the lookup may finish, and split the table, at once */
         b->changed = now;
+        b->stale = false;
         next = min_t(next, now + DHT_REFRESH_TIME);
         dht_search_start(d, target, false, 0, true, -1, now);
     }
@@ -147,12 +150,25 @@ static dht_boot *live_slot(sh_dht *d, int slot)
     return &d->boot[slot];
 }
 
+/* The last step of joining (Kademlia §2.3): refresh every bucket farther than our closest
+ * neighbours. The lookup for our own id only filled the buckets near us; without this, a
+ * node may know nobody in the other half of the id space until its first 15-minute refresh. */
+static void refresh_far_buckets(sh_dht *d, sh_time now)
+{
+    for (uint32_t i = 0; i + 1 < d->table.nb; i++) d->table.b[i].stale = true;
+    d->next_maint = now;
+}
+
 static void again_or_stop(sh_dht *d, int slot, sh_time now)
 {
     uint32_t good, other;
     dht_table_counts(&d->table, now, &good, &other);
-    if (good < DHT_K && d->boot[slot].attempts < DHT_BOOT_ATTEMPTS) dht_boot_try(d, slot, now);
-    else d->boot[slot].active = false;
+    if (good < DHT_K && d->boot[slot].attempts < DHT_BOOT_ATTEMPTS) {
+        dht_boot_try(d, slot, now);
+        return;
+    }
+    d->boot[slot].active = false;
+    refresh_far_buckets(d, now);
 }
 
 void dht_boot_reply(sh_dht *d, int slot, sh_time now)
