@@ -76,6 +76,7 @@ typedef struct dht_node {
     sh_time last_reply; /* meaningful once replied */
     sh_time last_query; /* meaningful once queried */
     sh_time last_ping;  /* last query we sent it; meaningful once pinged */
+    uint32_t ahash;     /* of addr: a cheap first test when scanning the table */
     uint8_t fails;      /* queries in a row without an answer */
     bool replied, queried, pinged;
 } dht_node;

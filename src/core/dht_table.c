@@ -81,11 +81,20 @@ uint32_t dht_table_bucket_of(const dht_table *t, const uint8_t id[20])
     return p < t->nb - 1 ? p : t->nb - 1;
 }
 
+/* Not a defence against anything (the table is small and scanned): just fewer memcmps. */
+static uint32_t addr_hash(const sh_addr *a)
+{
+    uint32_t h = 2166136261u ^ a->family;
+    for (int i = 0; i < (a->family == 4 ? 4 : 16); i++) h = (h ^ a->ip[i]) * 16777619u;
+    return (h ^ a->port) * 16777619u;
+}
+
 static dht_node *locate(dht_table *t, const sh_addr *a, uint32_t *bi, int *si)
 {
+    uint32_t h = addr_hash(a);
     for (uint32_t i = 0; i < t->nb; i++) {
         for (int j = 0; j < t->b[i].count; j++) {
-            if (sh_addr_eq(&t->b[i].n[j].addr, a)) {
+            if (t->b[i].n[j].ahash == h && sh_addr_eq(&t->b[i].n[j].addr, a)) {
                 *bi = i;
                 *si = j;
                 return &t->b[i].n[j];
@@ -129,6 +138,7 @@ static dht_node fresh(const uint8_t id[20], const sh_addr *a, dht_seen how, sh_t
     memset(&n, 0, sizeof n);
     memcpy(n.id, id, 20);
     n.addr = *a;
+    n.ahash = addr_hash(a);
     mark(&n, how, now);
     return n;
 }
