@@ -155,7 +155,8 @@ static dht_boot *live_slot(sh_dht *d, int slot)
  * node may know nobody in the other half of the id space until its first 15-minute refresh. */
 static void refresh_far_buckets(sh_dht *d, sh_time now)
 {
-    for (uint32_t i = 0; i + 1 < d->table.nb; i++) d->table.b[i].stale = true;
+    for (uint32_t i = 0; i + 1 < d->table.nb; i++)
+        d->table.b[i].stale = true;
     d->next_maint = now;
 }
 

@@ -50,7 +50,8 @@ static void same_msg(const sh_krpc_msg *a, const sh_krpc_msg *b)
     same_span(a->nodes, b->nodes);
     same_span(a->nodes6, b->nodes6);
     CHECK(a->has_values == b->has_values && a->num_values == b->num_values);
-    for (uint32_t i = 0; i < a->num_values; i++) CHECK(sh_addr_eq(&a->values[i], &b->values[i]));
+    for (uint32_t i = 0; i < a->num_values; i++)
+        CHECK(sh_addr_eq(&a->values[i], &b->values[i]));
     CHECK(a->err_code == b->err_code);
     same_span(a->err_msg, b->err_msg);
 }
@@ -121,7 +122,8 @@ static void drain(live *L)
         CHECK(n <= 8192 + 16);
         if (a.type == SH_DHT_PEERS) {
             CHECK(a.num_peers > 0 && a.peers != NULL);
-            for (uint32_t i = 0; i < a.num_peers; i++) CHECK(a.peers[i].port != 0);
+            for (uint32_t i = 0; i < a.num_peers; i++)
+                CHECK(a.peers[i].port != 0);
             continue;
         }
         if (a.type != SH_DHT_SEND) {
@@ -209,7 +211,9 @@ static void step(live *L, uint8_t op, const uint8_t **p, size_t *left)
     const uint8_t *b;
     sh_addr from = peer_addr(op >> 3 & 3);
     switch (op & 7) {
-    case 0: case 1: case 2: {
+    case 0:
+    case 1:
+    case 2: {
         size_t n = take(p, left, take_len(p, left), &b);
         uint8_t *copy = malloc(n ? n : 1); /* its own allocation: exact bounds for ASan */
         CHECK(copy != NULL);

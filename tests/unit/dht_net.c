@@ -87,8 +87,8 @@ static hitem heap_pop(heap *h)
 sh_addr dht_net_addr(uint32_t i)
 {
     uint32_t k = i + 1;
-    sh_addr a = {.family = 4, .ip = {127, (uint8_t)(k >> 16), (uint8_t)(k >> 8), (uint8_t)k},
-                 .port = PORT};
+    sh_addr a = {
+        .family = 4, .ip = {127, (uint8_t)(k >> 16), (uint8_t)(k >> 8), (uint8_t)k}, .port = PORT};
     return a;
 }
 
@@ -180,7 +180,8 @@ dht_net *dht_net_new(const dht_net_cfg *cfg, sh_time start)
     for (uint32_t i = 0; i < cfg->nodes; i++) {
         sh_dht_config c;
         memset(&c, 0, sizeof c);
-        for (int k = 0; k < 20; k++) c.node_id[k] = (uint8_t)sh_rng_next(&n->rng);
+        for (int k = 0; k < 20; k++)
+            c.node_id[k] = (uint8_t)sh_rng_next(&n->rng);
         c.family = 4;
         c.seed = cfg->seed * 1000003u + i;
         c.query_rate = cfg->query_rate;
@@ -194,8 +195,10 @@ dht_net *dht_net_new(const dht_net_cfg *cfg, sh_time start)
 void dht_net_free(dht_net *n)
 {
     if (!n) return;
-    for (uint32_t i = 0; i < n->cfg.nodes; i++) sh_dht_free(n->node[i]);
-    for (size_t i = 0; i < n->pkts.n; i++) free(n->pkts.v[i].data);
+    for (uint32_t i = 0; i < n->cfg.nodes; i++)
+        sh_dht_free(n->node[i]);
+    for (size_t i = 0; i < n->pkts.n; i++)
+        free(n->pkts.v[i].data);
     free(n->pkts.v);
     free(n->timers.v);
     free(n->node);
