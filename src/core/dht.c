@@ -225,8 +225,9 @@ static void answer_get_peers(sh_dht *d, const sh_addr *from, const sh_krpc_msg *
     r->has_token = true;
     r->token_len = DHT_TOKEN_LEN;
     dht_token_make(&d->tokens, from, now, r->token);
-    r->num_values = dht_store_get(&d->store, q->target, d->cfg.family, now, &d->rng, r->values,
-                                  DHT_STORE_ANSWER);
+    uint32_t max = d->cfg.family == 4 ? DHT_STORE_ANSWER : DHT_STORE_ANSWER6;
+    r->num_values =
+        dht_store_get(&d->store, q->target, d->cfg.family, now, &d->rng, r->values, max);
     r->has_values = r->num_values > 0;
     /* nodes too, even with values (as libtorrent does): a lookup that found peers early
      * still needs to reach the closest nodes, to announce and to find the other peers */

@@ -151,7 +151,8 @@ bool dht_token_check(const dht_tokens *tk, const sh_addr *a, const uint8_t *tok,
 
 #define DHT_STORE_TTL SH_SEC(30 * 60)
 #define DHT_STORE_PER_HASH 1000
-#define DHT_STORE_ANSWER 50 /* values in one get_peers answer */
+#define DHT_STORE_ANSWER 50  /* values in one IPv4 get_peers answer (~760 bytes in all) */
+#define DHT_STORE_ANSWER6 32 /* values in one IPv6 answer: ~1100 bytes, under the 1280 MTU */
 
 typedef struct dht_peer {
     sh_addr addr;

@@ -47,7 +47,8 @@ int sh_dht_load(sh_dht *d, const uint8_t *buf, size_t len, sh_time now, sh_errin
 {
     dht_release(d);
     d->now = now;
-    if (len > SAVE_MAX_INPUT) return bad(ei, "larger than 1 MiB");
+    if (len > SAVE_MAX_INPUT)
+        return sh_errinfo_set(ei, SH_ELIMIT, 0, "dht state: %zu bytes, over 1 MiB", len);
     sh_bencode_limits lim = {4, 64, SAVE_MAX_INPUT};
     sh_bdoc *doc = NULL;
     int rc = sh_bencode_parse(buf, len, &lim, &doc, ei);

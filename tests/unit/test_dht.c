@@ -297,6 +297,10 @@ static void test_save_load(void **st)
         int rc = sh_dht_load(fresh, (const uint8_t *)bad[i], strlen(bad[i]), T0, &ei);
         if (rc != want[i]) fail_msg("bad state %d: rc %d (%s)", i, rc, ei.msg);
     }
+    uint8_t *huge = calloc(1, (1u << 20) + 1);
+    assert_non_null(huge);
+    assert_int_equal(sh_dht_load(fresh, huge, (1u << 20) + 1, T0, &ei), SH_ELIMIT);
+    free(huge);
     assert_memory_equal(sh_dht_id(fresh), c.node_id, 20);
     sh_dht_stats fs;
     sh_dht_stats_get(fresh, &fs);

@@ -187,6 +187,43 @@ static void test_tokens(void **st)
     sh_dht_free(d);
 }
 
+/* Many announcers: an answer carries 50 random ones and stays well inside one datagram. */
+static void test_values_answer(void **st)
+{
+    (void)st;
+    sh_dht *d = node(8, 0, false);
+    sh_krpc_msg *gp = query(SH_KRPC_GET_PEERS, "g1"), *an = query(SH_KRPC_ANNOUNCE_PEER, "a1");
+    sh_krpc_msg *r = calloc(1, sizeof *r);
+    sent s = {0};
+    for (int i = 0; i < 120; i++) {
+        sh_addr c = v4(10, 8, 0, (uint8_t)(i + 1), 6000);
+        assert_true(ask(d, &c, gp, T0, r, &s));
+        an->has_token = true;
+        an->token_len = r->token_len;
+        memcpy(an->token, r->token, r->token_len);
+        an->port = (uint16_t)(7000 + i);
+        assert_true(ask(d, &c, an, T0, r, &s));
+        assert_int_equal(r->kind, SH_KRPC_RESPONSE);
+    }
+    sh_addr asker = v4(10, 8, 1, 1, 6000);
+    assert_true(ask(d, &asker, gp, T0 + 1, r, &s));
+    assert_int_equal(r->num_values, 50);
+    assert_true(s.len[0] < 1000);
+    for (uint32_t i = 0; i < r->num_values; i++) {
+        assert_int_equal(r->values[i].ip[1], 8);
+        assert_int_equal(r->values[i].port, 7000 + r->values[i].ip[3] - 1);
+        for (uint32_t j = 0; j < i; j++)
+            assert_false(sh_addr_eq(&r->values[i], &r->values[j]));
+    }
+    /* the announcers also landed in the table, so nodes come along with the values */
+    assert_true(r->nodes.len > 0 && r->nodes.len % 26 == 0);
+    sent_clear(&s);
+    free(gp);
+    free(an);
+    free(r);
+    sh_dht_free(d);
+}
+
 static void test_rate_limit(void **st)
 {
     (void)st;
@@ -596,13 +633,10 @@ static void test_config(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),
-        cmocka_unit_test(test_tokens),
-        cmocka_unit_test(test_rate_limit),
-        cmocka_unit_test(test_hostile_input),
-        cmocka_unit_test(test_response_matching),
-        cmocka_unit_test(test_read_only),
-        cmocka_unit_test(test_ipv6_node),
+        cmocka_unit_test(test_config),        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_values_answer), cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_hostile_input), cmocka_unit_test(test_response_matching),
+        cmocka_unit_test(test_read_only),     cmocka_unit_test(test_ipv6_node),
         cmocka_unit_test(test_search_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
