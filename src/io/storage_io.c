@@ -161,13 +161,14 @@ static ssize_t send_file(int sock, int fd, uint64_t off, uint64_t len)
     uint64_t done = 0;
     while (done < len) {
         off_t o = (off_t)(off + done);
-        ssize_t k = sendfile(sock, fd, &o, (size_t)(len - done));
+        size_t want = (size_t)(len - done);
+        ssize_t k = sendfile(sock, fd, &o, want);
         if (k < 0 && errno == EINTR) continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         if (k < 0) return send_error(errno);
         if (k == 0) return SH_EIO; /* the file is shorter than the torrent says */
         done += (uint64_t)k;
-        if ((uint64_t)k < len - done + (uint64_t)k) break; /* socket buffer full */
+        if ((size_t)k < want) break; /* the socket buffer is full */
     }
     return (ssize_t)done;
 }
