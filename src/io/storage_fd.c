@@ -19,20 +19,21 @@
 #include <unistd.h>
 
 /* Why openat of a component failed, made precise: a symlink, or something else. */
-static int classify(int dirfd, const char *comp, int e, const char **why, int *err_no)
+static int classify(int dirfd, const char *comp, int e, bool is_dir, const char **why,
+                    int *err_no)
 {
     struct stat sb;
     *err_no = e;
     if (fstatat(dirfd, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode)) {
-        *why = "is a symlink (refused)";
+        *why = is_dir ? "passes through a symlink (refused)" : "is a symlink (refused)";
         return SH_EIO;
     }
     if (e == ENOENT) {
-        *why = "does not exist";
+        *why = is_dir ? "is missing a directory of its path" : "does not exist";
         return SH_ENOTFOUND;
     }
     if (e == ENOTDIR) {
-        *why = "a path component is not a directory";
+        *why = "has a path component that is not a directory";
         return SH_EIO;
     }
     *why = "cannot be opened";
@@ -47,7 +48,7 @@ static int open_dir(int dirfd, const char *comp, bool create, const char **why, 
         return SH_EIO;
     }
     int fd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return classify(dirfd, comp, errno, why, err_no);
+    if (fd < 0) return classify(dirfd, comp, errno, true, why, err_no);
     return fd;
 }
 
@@ -105,7 +106,7 @@ int sh_st_open_under(int dirfd, const char *relpath, bool create, int accmode, m
     }
     int flags = accmode | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (create ? O_CREAT : 0);
     int fd = openat(dfd, base, flags, mode);
-    int rc = fd < 0 ? classify(dfd, base, errno, why, err_no) : 0;
+    int rc = fd < 0 ? classify(dfd, base, errno, false, why, err_no) : 0;
     if (dfd != dirfd) close(dfd);
     if (rc != 0) return rc;
     struct stat sb;
