@@ -52,6 +52,8 @@ void peerd_fail(sh_peerd *p, int code, const char *fmt, ...)
     sh_log(&p->log, SH_LOG_ERROR, "peerd", "%s", p->error_msg);
     /* A failed peer stops trading: no half-working swarm behind a FAILED state. */
     peerd_conn_close_all(p);
+    if (p->lfd >= 0) sh_loop_mod(p->loop, p->lfd, 0);
+    peerd_rate_cancel(p);
     peerd_set_state(p, SH_PEERD_FAILED);
 }
 
@@ -63,13 +65,13 @@ static void on_swarm_timer(sh_loop *l, uint64_t id, void *ud)
     sh_peerd *p = ud;
     p->swarm_timer = 0;
     p->swarm_timer_at = SH_TIME_NEVER;
-    if (p->swarm && !p->shut) sh_swarm_on_timer(p->swarm, sh_loop_now(l));
+    if (p->swarm && !peerd_dead(p)) sh_swarm_on_timer(p->swarm, sh_loop_now(l));
     peerd_pump(p);
 }
 
 static void rearm_swarm_timer(sh_peerd *p)
 {
-    sh_time d = p->swarm && !p->shut ? sh_swarm_next_deadline(p->swarm) : SH_TIME_NEVER;
+    sh_time d = p->swarm && !peerd_dead(p) ? sh_swarm_next_deadline(p->swarm) : SH_TIME_NEVER;
     if (d == p->swarm_timer_at && (p->swarm_timer || d == SH_TIME_NEVER)) return;
     if (p->swarm_timer) sh_loop_cancel(p->loop, p->swarm_timer);
     p->swarm_timer = 0;
@@ -122,7 +124,7 @@ static void flush_dirty(sh_peerd *p)
         pconn *c = connmap_find(&p->conns, work.v[i]);
         if (!c) continue;
         c->dirty = false;
-        if (!p->shut) peerd_conn_flush(p, c);
+        if (!peerd_dead(p)) peerd_conn_flush(p, c);
     }
     work.n = 0;
     p->dirty_swap = work;
@@ -135,9 +137,9 @@ void peerd_pump(sh_peerd *p)
     sh_action a;
     for (;;) {
         while (sh_swarm_next_action(p->swarm, &a)) {
-            if (p->shut) {
-                /* Shut down: connections are gone; tell the swarm about
-                 * closes it asked for and ignore the rest. */
+            if (peerd_dead(p)) {
+                /* Shut down or failed: connections are gone; tell the swarm
+                 * about closes it asked for and ignore the rest. */
                 if (a.type == SH_ACT_CONNECT || a.type == SH_ACT_CLOSE)
                     sh_swarm_closed(p->swarm, a.conn, SH_ECLOSED, peerd_now(p));
                 continue;
@@ -165,7 +167,7 @@ static void on_hash_done(void *ud, uint32_t piece, int result)
         peerd_check_done(p, piece, result);
         return;
     }
-    if (!p->swarm || p->shut) return;
+    if (!p->swarm || peerd_dead(p)) return;
     if (result != 0 && result != SH_EHASH)
         sh_log(&p->log, SH_LOG_WARN, "peerd", "piece %u: %s", piece, sh_strerror(result));
     sh_swarm_verified(p->swarm, piece, result == 0, peerd_now(p));
@@ -307,7 +309,7 @@ void sh_peerd_free(sh_peerd *p)
 
 void sh_peerd_add_peer(sh_peerd *p, const sh_addr *a, sh_peer_source src)
 {
-    if (!p || !a || p->shut) return;
+    if (!p || !a || peerd_dead(p)) return;
     if (!p->swarm) {
         if (add_pending(p, a, src))
             sh_log(&p->log, SH_LOG_WARN, "peerd", "out of memory: peer dropped");

@@ -223,7 +223,7 @@ static void on_conn_event(sh_loop *l, int fd, uint32_t ev, void *ud)
     (void)l, (void)fd;
     pconn *c = ud;
     sh_peerd *p = c->p;
-    if (p->shut || !p->swarm) return;
+    if (peerd_dead(p) || !p->swarm) return;
     if (c->connecting) {
         finish_connect(p, c);
     } else {
@@ -272,14 +272,14 @@ static void on_accept_retry(sh_loop *l, uint64_t id, void *ud)
     (void)id;
     sh_peerd *p = ud;
     p->accept_timer = 0;
-    if (p->lfd >= 0 && !p->shut) sh_loop_mod(l, p->lfd, SH_EV_READ);
+    if (p->lfd >= 0 && !peerd_dead(p)) sh_loop_mod(l, p->lfd, SH_EV_READ);
 }
 
 static void on_accept(sh_loop *l, int lfd, uint32_t ev, void *ud)
 {
     (void)ev;
     sh_peerd *p = ud;
-    if (p->shut || !p->swarm) return;
+    if (peerd_dead(p) || !p->swarm) return;
     for (int i = 0; i < PEERD_ACCEPT_BATCH; i++) {
         int fd;
         sh_addr remote;

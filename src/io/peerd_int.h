@@ -113,6 +113,12 @@ struct sh_peerd {
     sh_time started, completed;
 };
 
+/* Shut down or failed: no more sockets, timers or swarm calls that trade. */
+static inline bool peerd_dead(const sh_peerd *p)
+{
+    return p->shut || p->state == SH_PEERD_FAILED;
+}
+
 /* peerd.c */
 void peerd_pump(sh_peerd *p);
 void peerd_set_state(sh_peerd *p, sh_peerd_state st);

@@ -13,7 +13,7 @@ static void on_rate_timer(sh_loop *l, uint64_t id, void *ud)
     sh_peerd *p = ud;
     p->rate_timer = 0;
     p->rate_timer_at = 0;
-    if (p->shut) return;
+    if (peerd_dead(p)) return;
     peerd_conn_unblock(p);
     peerd_pump(p);
 }
