@@ -82,13 +82,7 @@ static const uint8_t *pad_at(struct pads *p, uint32_t h)
     return p->derived[h];
 }
 
-struct acc {
-    uint32_t top;
-    uint8_t height[MAX_STACK];
-    uint8_t node[MAX_STACK][32];
-};
-
-static void acc_merge(sh_sha *c, struct acc *a)
+static void acc_merge(sh_sha *c, sh_merkle_acc *a)
 {
     while (a->top >= 2 && a->height[a->top - 1] == a->height[a->top - 2]) {
         sh_merkle_pair_ctx(c, a->node[a->top - 2], a->node[a->top - 1], a->node[a->top - 2]);
@@ -97,7 +91,7 @@ static void acc_merge(sh_sha *c, struct acc *a)
     }
 }
 
-static void acc_push(sh_sha *c, struct acc *a, const uint8_t h[32])
+void sh_merkle_acc_push(sh_sha *c, sh_merkle_acc *a, const uint8_t h[32])
 {
     memcpy(a->node[a->top], h, 32);
     a->height[a->top] = 0;
@@ -110,7 +104,7 @@ static void acc_push(sh_sha *c, struct acc *a, const uint8_t h[32])
  * always a left child (the ones below it cover a multiple of its width), so
  * its sibling is padding.
  */
-static void acc_finish(sh_sha *c, struct acc *a, uint32_t H, struct pads *p, uint8_t out[32])
+static void acc_finish(sh_sha *c, sh_merkle_acc *a, uint32_t H, struct pads *p, uint8_t out[32])
 {
     if (a->top == 0) {
         memcpy(out, pad_at(p, H), 32);
@@ -123,6 +117,14 @@ static void acc_finish(sh_sha *c, struct acc *a, uint32_t H, struct pads *p, uin
         acc_merge(c, a);
     }
     memcpy(out, a->node[0], 32);
+    a->top = 0;
+}
+
+void sh_merkle_acc_root(sh_sha *c, sh_merkle_acc *a, uint32_t level, uint32_t height,
+                        uint8_t out[32])
+{
+    struct pads p = {.c = c, .base = level, .derive = false};
+    acc_finish(c, a, height, &p, out);
 }
 
 int sh_merkle_data_root(const uint8_t *data, size_t len, uint32_t pad_leaves, uint8_t out[32])
@@ -132,13 +134,13 @@ int sh_merkle_data_root(const uint8_t *data, size_t len, uint32_t pad_leaves, ui
     if (nblocks > pad_leaves) return SH_EINVAL;
     sh_sha *c = sh_sha256_new();
     if (c == NULL) return SH_ENOMEM;
-    struct acc a = {0};
+    sh_merkle_acc a = {0};
     uint8_t leaf[32];
     for (size_t off = 0; off < len; off += SH_MERKLE_BLOCK) {
         size_t n = len - off < SH_MERKLE_BLOCK ? len - off : SH_MERKLE_BLOCK;
         sh_sha_update(c, data + off, n);
         sh_sha_final(c, leaf);
-        acc_push(c, &a, leaf);
+        sh_merkle_acc_push(c, &a, leaf);
     }
     struct pads p = {.c = c, .base = 0, .derive = false};
     acc_finish(c, &a, sh_merkle_log2(pad_leaves), &p, out);
@@ -167,9 +169,9 @@ static int root_padded(const uint8_t *hashes, uint32_t n, uint32_t width, uint32
     if (c == NULL) return SH_ENOMEM;
     struct pads p = {.c = c, .base = level, .derive = pad != NULL, .have = 1};
     if (pad != NULL) memcpy(p.derived[0], pad, 32);
-    struct acc a = {0};
+    sh_merkle_acc a = {0};
     for (uint32_t i = 0; i < n; i++)
-        acc_push(c, &a, hashes + (size_t)32 * i);
+        sh_merkle_acc_push(c, &a, hashes + (size_t)32 * i);
     acc_finish(c, &a, sh_merkle_log2(width), &p, out);
     sh_sha_free(c);
     return 0;
