@@ -48,7 +48,7 @@ int sh_mtree_new(const uint8_t *base, uint32_t n, uint32_t base_level, sh_mtree 
         t->cnt[j] = (uint32_t)(((uint64_t)n + (1ull << j) - 1) >> j);
         total += t->cnt[j];
     }
-    t->nodes = malloc(total * 32);
+    t->nodes = total <= SIZE_MAX / 32 ? malloc(total * 32) : NULL;
     sh_sha *c = sh_sha256_new();
     if (t->nodes == NULL || c == NULL) {
         sh_sha_free(c);
