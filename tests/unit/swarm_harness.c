@@ -221,8 +221,9 @@ static hn_ev ev_pop(hn_net *n)
 
 static void log_sink(void *ud, sh_log_level level, const char *comp, const char *msg)
 {
-    hn_net *n = ud;
-    fprintf(stderr, "[%10.6f] %s %s: %s\n", (double)n->now / 1e9, sh_log_level_name(level), comp, msg);
+    hn_node *x = ud;
+    fprintf(stderr, "[%10.6f] node %u %s %s: %s\n", (double)x->net->now / 1e9, x->idx,
+            sh_log_level_name(level), comp, msg);
 }
 
 hn_net *hn_net_new(const hn_torrent *t, uint64_t seed)
@@ -235,10 +236,7 @@ hn_net *hn_net_new(const hn_torrent *t, uint64_t seed)
     n->trace = 1469598103934665603ull;
     n->now = SH_SEC(1000); /* not zero: catches "0 means unset" mistakes */
     const char *lv = getenv("HN_LOG");
-    if (lv && sh_log_level_parse(lv, &n->log.level) == 0) {
-        n->log.fn = log_sink;
-        n->log.ud = n;
-    }
+    if (lv && sh_log_level_parse(lv, &n->log.level) == 0) n->log.fn = log_sink;
     return n;
 }
 
@@ -304,6 +302,7 @@ hn_node *hn_node_add(hn_net *n, const hn_node_opts *o)
     cfg.rng_seed = n->seed * 1000003u + x->idx;
     if (!cfg.listen_port) cfg.listen_port = 6881;
     cfg.log = n->log;
+    cfg.log.ud = x;
     assert_int_equal(sh_swarm_new(&cfg, n->now, &x->sw), 0);
     sh_bitfield_free(&have);
     n->nodes[n->nnodes++] = x;
@@ -729,6 +728,12 @@ void hn_raw_handshake(hn_raw *r, uint32_t flags, const uint8_t peer_id[20])
 {
     sh_bbuf b;
     sh_bbuf_init(&b);
+    uint8_t id[20];
+    if (!peer_id) { /* one per endpoint: the node must not see two raws as one peer */
+        snprintf((char *)id, sizeof id, "-XX0001-raw%03u%05u", r->addr.ip[3], (unsigned)r->conn);
+        id[19] = 'r';
+        peer_id = id;
+    }
     sh_wire_put_handshake(&b, flags, sh_metainfo_wire_hash(r->net->t->mi), peer_id);
     hn_raw_send(r, b.data, b.len);
     sh_bbuf_free(&b);

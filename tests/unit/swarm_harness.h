@@ -98,7 +98,8 @@ void hn_tap_get(const hn_node *x, const hn_node *y, hn_tap *out);
 hn_raw *hn_raw_open(hn_net *n, hn_node *x, uint8_t ip_last);
 sh_conn_id hn_raw_conn(const hn_raw *r);
 void hn_raw_send(hn_raw *r, const void *p, size_t len);   /* arrives after the latency */
-/* Sends a handshake for the torrent with the given SH_RSV_* flags. */
+/* Sends a handshake for the torrent with the given SH_RSV_* flags; peer_id
+ * NULL: one unique to this endpoint. */
 void hn_raw_handshake(hn_raw *r, uint32_t flags, const uint8_t peer_id[20]);
 void hn_raw_close(hn_raw *r);
 /* The node closed it (SH_ACT_CLOSE): reason. */
