@@ -19,7 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef FILE_SIZE /* override to benchmark: -DFILE_SIZE=... */
 #define FILE_SIZE (20u << 20)
+#endif
 #define PIECE (256u << 10)
 
 typedef struct fixture {
@@ -135,10 +137,28 @@ static char *outdir(fixture *f, const char *name)
 
 /* ---- one run: a seeder and a downloader until the download ends ---- */
 
+/* SHOAL_TEST_LOG=debug (or info, trace) shows both peers' logs. */
+static void log_sink(void *ud, sh_log_level level, const char *component, const char *msg)
+{
+    fprintf(stderr, "%8.3f %s[%s] %s: %s\n", sh_clock_seconds(sh_clock_now()), (const char *)ud,
+            component, sh_log_level_name(level), msg);
+}
+
+static sh_logger test_logger(const char *who)
+{
+    sh_logger lg = {NULL, NULL, SH_LOG_ERROR};
+    const char *env = getenv("SHOAL_TEST_LOG");
+    if (env && sh_log_level_parse(env, &lg.level) == 0) {
+        lg.fn = log_sink;
+        lg.ud = (void *)who;
+    }
+    return lg;
+}
+
 typedef struct run {
     sh_peerd_status seed, get;
     double seconds;    /* whole run: checking, connecting, transfer */
-    sh_time trading;   /* when the downloader left CHECKING */
+    sh_time trading;   /* when both had finished checking */
     sh_loop *loop;
     sh_peerd *seedp, *getp;
     /* a look in the middle of a slow run */
@@ -160,9 +180,16 @@ static void on_probe(sh_loop *l, uint64_t id, void *ud)
 
 static void on_event(sh_peerd *p, sh_peerd_state st, void *ud)
 {
-    (void)p;
     run *r = ud;
-    if (st == SH_PEERD_DOWNLOADING) r->trading = sh_clock_now();
+    if (p == r->seedp) { /* the seeder: trading starts when it is ready */
+        if (st == SH_PEERD_SEEDING && r->trading) r->trading = sh_clock_now();
+        return;
+    }
+    if (st == SH_PEERD_DOWNLOADING) {
+        sh_peerd_status s;
+        sh_peerd_status_get(r->seedp, &s);
+        r->trading = s.state == SH_PEERD_SEEDING ? sh_clock_now() : 1;
+    }
     if (st == SH_PEERD_SEEDING || st == SH_PEERD_FAILED) sh_loop_stop(r->loop);
 }
 
@@ -192,7 +219,8 @@ static void do_run(fixture *f, const char *out, uint64_t down_limit, uint64_t up
     assert_int_equal(sh_loop_new(&l), 0);
     sh_errinfo ei = {0};
     sh_peerd_config sc = {.mi = f->mi, .seeding = true, .data_path = f->src,
-                          .listen = ip("127.0.0.2:0"), .hash_threads = 2, .upload_limit = up_limit};
+                          .listen = ip("127.0.0.2:0"), .hash_threads = 2, .upload_limit = up_limit,
+                          .log = test_logger("seed")};
     sh_peerd *seed;
     if (sh_peerd_new(l, &sc, &seed, &ei)) fail_msg("seeder: %s", ei.msg);
     sh_peerd_status_get(seed, &r->seed);
@@ -201,13 +229,14 @@ static void do_run(fixture *f, const char *out, uint64_t down_limit, uint64_t up
 
     sh_peerd_config gc = {.mi = f->mi, .out_dir = out, .listen = ip("127.0.0.3:0"),
                           .peers = &seed_addr, .num_peers = 1, .download_limit = down_limit,
-                          .hash_threads = 2};
+                          .hash_threads = 2, .log = test_logger("get")};
     sh_peerd *get;
     if (sh_peerd_new(l, &gc, &get, &ei)) fail_msg("downloader: %s", ei.msg);
     r->loop = l;
     r->seedp = seed;
     r->getp = get;
     sh_peerd_on_event(get, on_event, r);
+    sh_peerd_on_event(seed, on_event, r);
     if (down_limit) sh_loop_timer(l, sh_clock_now() + SH_MS(2500), on_probe, r);
     sh_loop_timer(l, sh_clock_now() + SH_SEC(60), on_guard, NULL);
     sh_time t0 = sh_clock_now();
@@ -257,8 +286,8 @@ static void download_then_present(unsigned version, const char *label)
     assert_true(r.seed.up_rate > 0);
     assert_true(r.trading > 0 && r.get.completed > r.trading);
     double xfer = (double)(r.get.completed - r.trading) / 1e9;
-    print_message("%s: 20 MiB transferred in %.3f s = %.0f MB/s (whole run %.3f s; wire %.2f MB)\n",
-                  label, xfer, FILE_SIZE / xfer / 1e6, r.seconds, r.get.wire_down / 1e6);
+    print_message("%s: %u MiB transferred in %.3f s = %.0f MB/s (whole run %.3f s; wire %.2f MB)\n",
+                  label, FILE_SIZE >> 20, xfer, FILE_SIZE / xfer / 1e6, r.seconds, r.get.wire_down / 1e6);
 
     /* Again with the output in place: checked, complete, nothing fetched. */
     do_run(&f, out, 0, 0, &r);
@@ -291,7 +320,7 @@ static void test_rate_limited(void **st)
     do_run(&f, outdir(&f, "slow"), 5u << 20, 0, &r);
     assert_int_equal(r.get.state, SH_PEERD_SEEDING);
     assert_output(&f, outdir(&f, "slow"));
-    print_message("5 MiB/s limit: 20 MiB in %.2f s\n", r.seconds);
+    print_message("5 MiB/s limit: %u MiB in %.2f s\n", FILE_SIZE >> 20, r.seconds);
     /* 20 MiB at 5 MiB/s less the 512 KiB burst is 3.9 s. */
     assert_true(r.seconds >= 3.5);
     assert_true(r.seconds < 30);
@@ -323,7 +352,7 @@ static void test_upload_limited(void **st)
     assert_int_equal(r.get.state, SH_PEERD_SEEDING);
     assert_output(&f, outdir(&f, "up"));
     double xfer = (double)(r.get.completed - r.trading) / 1e9;
-    print_message("20 MiB/s upload limit: 20 MiB in %.2f s\n", xfer);
+    print_message("20 MiB/s upload limit: %u MiB in %.2f s\n", FILE_SIZE >> 20, xfer);
     assert_true(xfer >= 0.85);
     assert_true(r.seed.wire_up >= FILE_SIZE);
     teardown_fixture(&f);
