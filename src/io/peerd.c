@@ -8,6 +8,8 @@
 #include "io/clock.h"
 #include "io/net.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +190,20 @@ static void on_hash_done(void *ud, uint32_t piece, int result)
     peerd_pump(p);
 }
 
+/* The workers inherit a fully blocked signal mask, so SIGINT or SIGTERM
+ * always reaches the loop's signalfd, even if the caller registers it with
+ * sh_loop_signal only after creating the peer. */
+static int start_hasher(sh_peerd *p)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc =
+        sh_hasher_new(p->loop, p->cfg.mi, p->st, p->cfg.hash_threads, on_hash_done, p, &p->hasher);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 static int make_identity(sh_peerd *p)
 {
     memcpy(p->peer_id, "-SH0100-", 8);
@@ -269,7 +285,7 @@ int sh_peerd_new(sh_loop *loop, const sh_peerd_config *cfg, sh_peerd **out, sh_e
     }
     if (rc == 0) rc = open_storage(p, ei);
     if (rc == 0) {
-        rc = sh_hasher_new(loop, cfg->mi, p->st, cfg->hash_threads, on_hash_done, p, &p->hasher);
+        rc = start_hasher(p);
         if (rc) sh_errinfo_set(ei, rc, 0, "cannot start the hasher threads");
     }
     if (rc == 0) rc = peerd_listen(p, ei);

@@ -13,6 +13,7 @@
 #include <shoal/mkinfo.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,6 +531,40 @@ static void test_bad_seed(void **st)
     teardown_fixture(&f);
 }
 
+/* A signal registered after the peer (and its hasher threads) exists must
+ * still arrive through the loop, not kill the process in a worker. */
+static void on_usr1(sh_loop *l, int signo, void *ud)
+{
+    *(int *)ud = signo;
+    sh_loop_stop(l);
+}
+
+static void test_signal_after_start(void **st)
+{
+    (void)st;
+    fixture f;
+    setup_fixture(&f, SH_META_V1);
+    sh_loop *l;
+    assert_int_equal(sh_loop_new(&l), 0);
+    sh_peerd_config sc = {.mi = f.mi,
+                          .seeding = true,
+                          .data_path = f.src,
+                          .listen = ip("127.0.0.2:0"),
+                          .hash_threads = 3};
+    sh_peerd *seed;
+    sh_errinfo ei = {0};
+    assert_int_equal(sh_peerd_new(l, &sc, &seed, &ei), 0);
+    int got = 0;
+    assert_int_equal(sh_loop_signal(l, SIGUSR1, on_usr1, &got), 0);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    sh_loop_timer(l, sh_clock_now() + SH_SEC(10), on_guard, NULL);
+    assert_int_equal(sh_loop_run(l), 0);
+    assert_int_equal(got, SIGUSR1);
+    sh_peerd_free(seed);
+    sh_loop_free(l);
+    teardown_fixture(&f);
+}
+
 static void test_ranges(void **st)
 {
     (void)st;
@@ -567,7 +602,7 @@ int main(void)
         cmocka_unit_test(test_download_v1),    cmocka_unit_test(test_rate_limited),
         cmocka_unit_test(test_upload_limited), cmocka_unit_test(test_resume),
         cmocka_unit_test(test_tree_hybrid),    cmocka_unit_test(test_tree_v1),
-        cmocka_unit_test(test_bad_seed),
+        cmocka_unit_test(test_bad_seed),       cmocka_unit_test(test_signal_after_start),
     };
     /* e.g. SHOAL_TEST_FILTER=test_resume to run one case */
     if (getenv("SHOAL_TEST_FILTER")) cmocka_set_test_filter(getenv("SHOAL_TEST_FILTER"));
