@@ -101,6 +101,7 @@ static int tab_grow(sh_tstore *t)
     free(t->tab);
     t->tab = nt;
     t->tab_mask = size - 1;
+    t->exp_pos = 0; /* the expiry cursor now names another slot: start that swarm afresh */
     return 0;
 }
 
