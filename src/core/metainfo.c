@@ -6,6 +6,16 @@
  * on any error the whole object is freed, so callers never see a partial
  * one. The info-hashes are computed over the raw info bytes exactly as
  * received (the strict parser guarantees they are the canonical encoding).
+ *
+ * Choices where the BEPs leave room (each tested in test_metainfo.c):
+ * - a known key with the wrong type is an error, unknown keys are ignored;
+ * - a torrent whose files hold no data at all (total size 0) is rejected;
+ * - BEP 47 attr 'l' (symlink) is ignored, the entry is kept as a plain file;
+ *   'p' in a v2 file tree is rejected (pads exist only in v1 lists);
+ * - an empty directory in a v2 file tree is ignored;
+ * - a hybrid's v1 list may pad its last file up to the end of its piece
+ *   (libtorrent 2.0 does), so piece counts, not byte totals, must agree;
+ * - piece layers for roots no file has are ignored, a wrong one is an error.
  */
 #include "metainfo_int.h"
 
@@ -195,7 +205,8 @@ static int load_torrent(sh_metainfo *mi, const sh_bnode *root, sh_errinfo *ei)
 {
     const sh_bnode *info = sh_bdict_get(root, "info");
     if (!info) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info is missing");
-    if (info->type != SH_BDICT) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info is not a dictionary");
+    if (info->type != SH_BDICT)
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info is not a dictionary");
     int rc = load_info(mi, info, ei);
     if (!rc) rc = sh_mi_load_top(mi, root, ei);
     if (!rc && (mi->version & SH_META_V2))
@@ -278,8 +289,10 @@ uint32_t sh_metainfo_file_at(const sh_metainfo *mi, uint64_t off)
     uint32_t lo = 0, hi = mi->num_files; /* answer in [lo, hi) */
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (mi->files[mid].offset <= off) lo = mid;
-        else hi = mid;
+        if (mi->files[mid].offset <= off)
+            lo = mid;
+        else
+            hi = mid;
     }
     return lo;
 }

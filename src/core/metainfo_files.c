@@ -30,7 +30,8 @@ sh_file *sh_mi_files_push(sh_mi_files *fl)
 
 void sh_mi_files_free(sh_mi_files *fl)
 {
-    for (uint32_t i = 0; i < fl->n; i++) free(fl->v[i].path);
+    for (uint32_t i = 0; i < fl->n; i++)
+        free(fl->v[i].path);
     free(fl->v);
     memset(fl, 0, sizeof *fl);
 }
@@ -79,12 +80,13 @@ static int v1_path(const sh_bnode *path, const char *field, char **out, sh_errin
     size_t total = 0;
     uint32_t j = 0;
     for (const sh_bnode *c = sh_bnode_first(path); c; c = sh_bnode_next(path, c), j++) {
-        char cf[96];
-        snprintf(cf, sizeof cf, "%s.path[%u]", field, j);
         if (c->type != SH_BSTR)
-            return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s is not a string", cf);
-        int rc = sh_mi_check_component(c->v.s, cf, ei);
-        if (rc) return rc;
+            return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s.path[%u] is not a string", field, j);
+        if (sh_mi_check_component(c->v.s, "", NULL)) { /* name the field only on error */
+            char cf[96];
+            snprintf(cf, sizeof cf, "%s.path[%u]", field, j);
+            return sh_mi_check_component(c->v.s, cf, ei);
+        }
         total += c->v.s.len + 1; /* each at most 255 + 1, at most 64 of them */
     }
     if (total - 1 > SH_META_MAX_PATH)
@@ -133,7 +135,8 @@ static int v1_single(const sh_bnode *info, const char *name, sh_mi_files *out, s
     int rc = get_length(info, "info", &f.length, ei);
     if (!rc) rc = get_attr(info, "info", &f, ei);
     if (rc) return rc;
-    if (f.pad) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info.attr marks the only file as padding");
+    if (f.pad)
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info.attr marks the only file as padding");
     f.path = sh_mi_strdup((sh_span){(const uint8_t *)name, strlen(name)});
     sh_file *slot = f.path ? sh_mi_files_push(out) : NULL;
     if (!slot) {
@@ -149,8 +152,7 @@ int sh_mi_files_v1(const sh_bnode *info, const char *name, sh_mi_files *out, boo
 {
     const sh_bnode *len = sh_bdict_get(info, "length");
     const sh_bnode *files = sh_bdict_get(info, "files");
-    if (len && files)
-        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info has both length and files");
+    if (len && files) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info has both length and files");
     if (!len && !files)
         return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info has neither length nor files");
     *single = len != NULL;
@@ -213,29 +215,35 @@ static char *tree_join(const tree *t)
     return p;
 }
 
-/* props is the value of a file's "" key. */
+/* Reads a v2 file's properties (props is the value of its "" key) into f. */
+static int file_props(const sh_bnode *props, const char *field, sh_file *f, sh_errinfo *ei)
+{
+    if (props->type != SH_BDICT)
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s[\"\"] is not a dictionary", field);
+    int rc = get_length(props, field, &f->length, ei);
+    if (!rc) rc = get_attr(props, field, f, ei);
+    if (rc) return rc;
+    if (f->pad) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s is a pad file", field);
+    if (f->length == 0) return 0; /* an empty file has no tree: a root would mean nothing */
+    const sh_bnode *root = sh_bdict_get(props, "pieces root");
+    if (!root) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s.pieces root is missing", field);
+    if (root->type != SH_BSTR || root->v.s.len != 32)
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s.pieces root is not a 32-byte string", field);
+    memcpy(f->pieces_root, root->v.s.ptr, 32);
+    f->has_root = true;
+    return 0;
+}
+
 static int tree_file(tree *t, const sh_bnode *props)
 {
-    char field[200];
-    tree_field(t, field, sizeof field);
-    if (props->type != SH_BDICT)
-        return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s[\"\"] is not a dictionary", field);
     if (t->out->n >= SH_META_MAX_FILES)
         return sh_errinfo_set(t->ei, SH_ELIMIT, 0, "info.file tree has more than %u files",
                               SH_META_MAX_FILES);
     sh_file f = {0};
-    int rc = get_length(props, field, &f.length, t->ei);
-    if (!rc) rc = get_attr(props, field, &f, t->ei);
-    if (rc) return rc;
-    if (f.pad) return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s is a pad file", field);
-    const sh_bnode *root = sh_bdict_get(props, "pieces root");
-    if (f.length > 0) { /* an empty file has no tree, so its root (if any) means nothing */
-        if (!root) return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s.pieces root is missing", field);
-        if (root->type != SH_BSTR || root->v.s.len != 32)
-            return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s.pieces root is not a 32-byte string",
-                                  field);
-        memcpy(f.pieces_root, root->v.s.ptr, 32);
-        f.has_root = true;
+    if (file_props(props, "", &f, NULL)) { /* name the field only on error */
+        char field[200];
+        sh_file again = {0};
+        return file_props(props, tree_field(t, field, sizeof field), &again, t->ei);
     }
     f.path = tree_join(t);
     sh_file *slot = f.path ? sh_mi_files_push(t->out) : NULL;
@@ -353,14 +361,6 @@ static void free_pads(sh_mi_files *fl)
     free(fl->v);
 }
 
-static uint32_t last_nonempty(const sh_mi_files *fl)
-{
-    uint32_t last = 0;
-    for (uint32_t i = 0; i < fl->n; i++)
-        if (fl->v[i].length > 0) last = i;
-    return last;
-}
-
 /* Appends a pad of gap bytes at pos. */
 static int push_pad(sh_mi_files *nl, uint64_t pos, uint64_t gap)
 {
@@ -378,15 +378,16 @@ static int push_pad(sh_mi_files *nl, uint64_t pos, uint64_t gap)
 }
 
 /*
- * A pad follows each non-empty file whose end is not piece-aligned, unless
- * no data follows it: the order libtorrent uses, so empty files sit after
- * the pad, and no tail pad.
+ * A pad follows each non-empty file whose end is not piece-aligned, the last
+ * one included, so every v2 piece is a full piece on the wire. This is the
+ * layout libtorrent uses: it requests whole 16 KiB blocks up to the piece
+ * end, and would be refused block ranges past a short last piece. Empty
+ * files sit after the pad.
  */
 int sh_mi_layout_v2(sh_mi_files *fl, uint64_t piece_length, uint64_t *total, sh_errinfo *ei)
 {
     sh_mi_files nl = {0};
     uint64_t pos = 0;
-    uint32_t last = last_nonempty(fl);
     int rc = 0;
     for (uint32_t i = 0; i < fl->n && !rc; i++) {
         sh_file *slot = sh_mi_files_push(&nl);
@@ -400,7 +401,7 @@ int sh_mi_layout_v2(sh_mi_files *fl, uint64_t piece_length, uint64_t *total, sh_
         if (rc) break;
         pos += slot->length;
         uint64_t gap = pos % piece_length ? piece_length - pos % piece_length : 0;
-        if (slot->length > 0 && gap > 0 && i < last) {
+        if (slot->length > 0 && gap > 0) {
             rc = push_pad(&nl, pos, gap);
             pos += gap; /* pos stays below MAX_TOTAL + piece_length: no overflow */
         }
@@ -435,26 +436,30 @@ int sh_mi_match_hybrid(sh_mi_files *v1, uint64_t total_v1, const sh_mi_files *v2
         if (j >= v2->n) return hybrid_err(ei, i, f->path, "is not in info.file tree");
         const sh_file *g = &v2->v[j++];
         if (strcmp(f->path, g->path) != 0)
-            return hybrid_err(ei, i, f->path, "differs from the file at the same place in info.file tree");
+            return hybrid_err(ei, i, f->path,
+                              "differs from the file at the same place in info.file tree");
         if (f->length != g->length)
             return hybrid_err(ei, i, f->path, "has a different length in info.file tree");
         if (g->length == 0) continue;
         if (pos % piece_length) pos += piece_length - pos % piece_length;
         if (f->offset != pos)
-            return hybrid_err(ei, i, f->path,
-                              "does not start where the v2 layout puts it (missing or wrong pad file)");
+            return hybrid_err(
+                ei, i, f->path,
+                "does not start where the v2 layout puts it (missing or wrong pad file)");
         pos = f->offset + f->length; /* equal to v1's, so bounded by total_v1 */
         f->has_root = g->has_root;
         memcpy(f->pieces_root, g->pieces_root, 32);
     }
     if (j < v2->n)
-        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "hybrid: info.file tree has files not in info.files");
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0,
+                              "hybrid: info.file tree has files not in info.files");
     /* v1 may pad the last file up to its piece's end (libtorrent does), no further. */
     uint64_t pieces_v1 = total_v1 / piece_length + (total_v1 % piece_length != 0);
     uint64_t pieces_v2 = pos / piece_length + (pos % piece_length != 0);
     if (pieces_v1 != pieces_v2)
-        return sh_errinfo_set(ei, SH_EMETAINFO, 0,
-                              "hybrid: info.files spans %llu pieces, info.file tree %llu (extra pad file?)",
-                              (unsigned long long)pieces_v1, (unsigned long long)pieces_v2);
+        return sh_errinfo_set(
+            ei, SH_EMETAINFO, 0,
+            "hybrid: info.files spans %llu pieces, info.file tree %llu (extra pad file?)",
+            (unsigned long long)pieces_v1, (unsigned long long)pieces_v2);
     return 0;
 }
