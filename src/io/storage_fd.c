@@ -23,8 +23,7 @@
 #include <unistd.h>
 
 /* Why openat of a component failed, made precise: a symlink, or something else. */
-static int classify(int dirfd, const char *comp, int e, bool is_dir, const char **why,
-                    int *err_no)
+static int classify(int dirfd, const char *comp, int e, bool is_dir, const char **why, int *err_no)
 {
     struct stat sb;
     *err_no = e;
@@ -135,8 +134,8 @@ int sh_st_open_under(int dirfd, const char *relpath, bool create, int accmode, m
     }
     int dfd = dirfd;
     if (slash) {
-        int rc = sh_st_open_dir(dirfd, relpath, (size_t)(slash - relpath), create, &dfd, why,
-                                err_no);
+        int rc =
+            sh_st_open_dir(dirfd, relpath, (size_t)(slash - relpath), create, &dfd, why, err_no);
         if (rc != 0) return rc;
     }
     int flags = accmode | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (create ? O_CREAT : 0);
@@ -158,7 +157,8 @@ int sh_st_open_under(int dirfd, const char *relpath, bool create, int accmode, m
 static uint32_t count_data_files(const sh_metainfo *mi)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < mi->num_files; i++) n += sh_st_has_data(&mi->files[i]);
+    for (uint32_t i = 0; i < mi->num_files; i++)
+        n += sh_st_has_data(&mi->files[i]);
     return n;
 }
 
@@ -169,13 +169,16 @@ int sh_st_fds_init(sh_storage *st)
     if (!st->lazy) {
         st->fds = malloc((size_t)mi->num_files * sizeof *st->fds);
         if (st->fds == NULL) return SH_ENOMEM;
-        for (uint32_t i = 0; i < mi->num_files; i++) st->fds[i] = -1;
+        for (uint32_t i = 0; i < mi->num_files; i++)
+            st->fds[i] = -1;
         return 0;
     }
     st->slot_of = malloc((size_t)mi->num_files * sizeof *st->slot_of);
     if (st->slot_of == NULL) return SH_ENOMEM;
-    for (uint32_t i = 0; i < mi->num_files; i++) st->slot_of[i] = -1;
-    for (unsigned i = 0; i < SH_ST_LRU_SLOTS; i++) st->slots[i].fd = -1;
+    for (uint32_t i = 0; i < mi->num_files; i++)
+        st->slot_of[i] = -1;
+    for (unsigned i = 0; i < SH_ST_LRU_SLOTS; i++)
+        st->slots[i].fd = -1;
     if (pthread_mutex_init(&st->mu, NULL) != 0) {
         free(st->slot_of);
         st->slot_of = NULL;

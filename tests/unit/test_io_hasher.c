@@ -18,7 +18,7 @@
 #define PL 32768u
 
 static const fx_spec MULTI[] = {
-    {"a/x.bin", 300000, false}, {"a/y.bin", 1, false},   {"b.bin", PL, true},
+    {"a/x.bin", 300000, false},   {"a/y.bin", 1, false}, {"b.bin", PL, true},
     {"c/d/e.bin", 170001, false}, {"c/empty", 0, false}, {"z.bin", 5000, false},
 };
 #define NMULTI (sizeof MULTI / sizeof MULTI[0])
@@ -26,12 +26,12 @@ static const fx_spec MULTI[] = {
 typedef struct run {
     sh_loop *loop;
     sh_hasher *h;
-    uint32_t n;        /* pieces */
-    unsigned *calls;   /* per piece */
-    int *result;       /* per piece */
-    unsigned total;    /* callbacks so far */
-    unsigned expect;   /* stop the loop after this many */
-    bool free_in_cb;   /* free the hasher from the first callback */
+    uint32_t n;      /* pieces */
+    unsigned *calls; /* per piece */
+    int *result;     /* per piece */
+    unsigned total;  /* callbacks so far */
+    unsigned expect; /* stop the loop after this many */
+    bool free_in_cb; /* free the hasher from the first callback */
     bool timed_out;
 } run;
 
@@ -116,7 +116,8 @@ static void check_stored(sh_storage *st, const fx *t, uint32_t bad)
         uint32_t len = sh_metainfo_piece_size(t->mi, p);
         assert_int_equal(sh_storage_read(st, p, 0, buf, len), 0);
         if (p == bad) { /* never written: the sparse .part still reads zeros */
-            for (uint32_t k = 0; k < len; k++) assert_int_equal(buf[k], 0);
+            for (uint32_t k = 0; k < len; k++)
+                assert_int_equal(buf[k], 0);
         } else {
             assert_memory_equal(buf, fx_piece(t, p), len);
         }
@@ -192,7 +193,8 @@ static void test_check(void **s)
     sh_storage *st;
     assert_int_equal(sh_storage_open(mi, dir, false, &st, NULL), 0);
     for (uint32_t p = 0; p < mi->num_pieces; p++)
-        assert_int_equal(sh_storage_write_piece(st, p, fx_piece(&t, p), sh_metainfo_piece_size(mi, p)), 0);
+        assert_int_equal(
+            sh_storage_write_piece(st, p, fx_piece(&t, p), sh_metainfo_piece_size(mi, p)), 0);
     assert_int_equal(sh_storage_finalize(st, NULL), 0);
     sh_storage_close(st);
 
@@ -284,7 +286,8 @@ static void test_free_in_callback(void **s)
     run_init(&r, mi->num_pieces);
     assert_int_equal(sh_hasher_new(r.loop, mi, st, 2, on_done, &r, &r.h), 0);
     for (uint32_t p = 0; p < mi->num_pieces; p++)
-        assert_int_equal(sh_hasher_submit_write(r.h, p, fx_piece(&t, p), sh_metainfo_piece_size(mi, p)), 0);
+        assert_int_equal(
+            sh_hasher_submit_write(r.h, p, fx_piece(&t, p), sh_metainfo_piece_size(mi, p)), 0);
     usleep(50000); /* most results wait in the done list behind one wake-up */
     r.free_in_cb = true;
     run_until(&r, mi->num_pieces, 200);

@@ -24,7 +24,7 @@
 #define PL 32768u
 
 static const fx_spec MULTI[] = {
-    {"a/x.bin", 100000, false}, {"a/y.bin", 1, false},   {"b.bin", PL, true},
+    {"a/x.bin", 100000, false},  {"a/y.bin", 1, false}, {"b.bin", PL, true},
     {"c/d/e.bin", 70001, false}, {"c/empty", 0, false}, {"z.bin", 5000, false},
 };
 #define NMULTI (sizeof MULTI / sizeof MULTI[0])
@@ -87,9 +87,8 @@ static uint8_t *slurp(const char *p, size_t *len)
 static void write_pieces(sh_storage *st, const fx *t, uint32_t from, uint32_t to)
 {
     for (uint32_t p = from; p < to; p++)
-        assert_int_equal(sh_storage_write_piece(st, p, fx_piece(t, p),
-                                                sh_metainfo_piece_size(t->mi, p)),
-                         0);
+        assert_int_equal(
+            sh_storage_write_piece(st, p, fx_piece(t, p), sh_metainfo_piece_size(t->mi, p)), 0);
 }
 
 /* Whole pieces, every 16 KiB block, and odd ranges that cross file and pad boundaries. */
@@ -145,13 +144,15 @@ static void send_range(sh_storage *st, int s, int peer, uint32_t p, uint32_t off
         sent += (uint32_t)k;
         drain(peer, out, len, &got);
     }
-    while (got < len) drain(peer, out, len, &got);
+    while (got < len)
+        drain(peer, out, len, &got);
 }
 
 static void socket_pair(int sv[2], int sndbuf)
 {
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-    if (sndbuf) assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+    if (sndbuf)
+        assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
 }
 
 /* A connected loopback TCP pair, both ends non-blocking. */
@@ -198,7 +199,8 @@ static unsigned stream_all(sh_storage *st, const fx *t, int s, int peer)
             sent += (uint32_t)k;
         }
     }
-    while (got < mi->total_size) drain(peer, out, mi->total_size, &got);
+    while (got < mi->total_size)
+        drain(peer, out, mi->total_size, &got);
     assert_memory_equal(out, t->space, mi->total_size);
     free(out);
     return blocked;
@@ -268,7 +270,8 @@ static void sort_lines(char *text)
 {
     char *lines[4096];
     size_t n = 0;
-    for (char *l = strtok(text, "\n"); l && n < 4096; l = strtok(NULL, "\n")) lines[n++] = strdup(l);
+    for (char *l = strtok(text, "\n"); l && n < 4096; l = strtok(NULL, "\n"))
+        lines[n++] = strdup(l);
     qsort(lines, n, sizeof *lines, cmp_str);
     char *end = text;
     *end = '\0';
@@ -407,7 +410,8 @@ static void test_pads_zero(void **s)
         uint32_t p = (uint32_t)(f->offset / PL), off = (uint32_t)(f->offset % PL);
         memset(buf, 0xee, sizeof buf);
         assert_int_equal(sh_storage_read(st, p, off, buf, (uint32_t)f->length), 0);
-        for (uint64_t k = 0; k < f->length; k++) assert_int_equal(buf[k], 0);
+        for (uint64_t k = 0; k < f->length; k++)
+            assert_int_equal(buf[k], 0);
         pads++;
     }
     assert_true(pads >= 3);
@@ -441,7 +445,8 @@ static void test_resume(void **s)
         if (p < half) {
             assert_memory_equal(buf, fx_piece(&t, p), len);
         } else {
-            for (uint32_t k = 0; k < len; k++) assert_int_equal(buf[k], 0);
+            for (uint32_t k = 0; k < len; k++)
+                assert_int_equal(buf[k], 0);
         }
     }
     write_pieces(st, &t, half, mi->num_pieces);
@@ -664,7 +669,8 @@ static unsigned count_fds(void)
     DIR *d = opendir("/proc/self/fd");
     assert_non_null(d);
     unsigned n = 0;
-    while (readdir(d)) n++;
+    while (readdir(d))
+        n++;
     closedir(d);
     return n;
 }
@@ -719,14 +725,10 @@ int main(void)
     signal(SIGPIPE, SIG_IGN); /* as the driver does: sendfile has no MSG_NOSIGNAL */
     umask(022);               /* the modes checked are 0644 and 0755 */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_single_file),
-        cmocka_unit_test(test_multi_file),
-        cmocka_unit_test(test_pads_zero),
-        cmocka_unit_test(test_resume),
-        cmocka_unit_test(test_part_too_long),
-        cmocka_unit_test(test_seed_errors),
-        cmocka_unit_test(test_symlinks_refused),
-        cmocka_unit_test(test_finalize_refuses_existing),
+        cmocka_unit_test(test_single_file),      cmocka_unit_test(test_multi_file),
+        cmocka_unit_test(test_pads_zero),        cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_part_too_long),    cmocka_unit_test(test_seed_errors),
+        cmocka_unit_test(test_symlinks_refused), cmocka_unit_test(test_finalize_refuses_existing),
         cmocka_unit_test(test_many_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

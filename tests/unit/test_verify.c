@@ -16,7 +16,7 @@
 
 /* Multi-file: nested dirs, a tiny file, a file of exactly one piece, an empty one, short tail. */
 static const fx_spec MULTI[] = {
-    {"a/x.bin", 100000, false}, {"a/y.bin", 1, false},   {"b.bin", PL, true},
+    {"a/x.bin", 100000, false},  {"a/y.bin", 1, false}, {"b.bin", PL, true},
     {"c/d/e.bin", 70001, false}, {"c/empty", 0, false}, {"z.bin", 5000, false},
 };
 

@@ -39,7 +39,8 @@ static inline uint64_t fx_mix(uint64_t x)
 static inline uint64_t fx_seed(const char *key)
 {
     uint64_t h = 1469598103934665603ull;
-    for (; *key; key++) h = (h ^ (uint8_t)*key) * 1099511628211ull;
+    for (; *key; key++)
+        h = (h ^ (uint8_t)*key) * 1099511628211ull;
     return h;
 }
 
