@@ -182,6 +182,37 @@ static void test_write_3_threads(void **s)
     write_all(SH_META_V1, 0); /* the default pool size */
 }
 
+/* Many small pieces through 3 threads: every result exactly once, all stored. */
+static void test_many_pieces(void **s)
+{
+    (void)s;
+    fx_spec one = {NULL, 3000u * 16384u - 77u, false};
+    fx t;
+    fx_build(&t, SH_META_HYBRID, 16384, "many.bin", &one, 1);
+    const sh_metainfo *mi = t.mi;
+    assert_int_equal(mi->num_pieces, 3000);
+    char *dir = tmpdir();
+    sh_storage *st;
+    assert_int_equal(sh_storage_open(mi, dir, false, &st, NULL), 0);
+    run r;
+    run_init(&r, mi->num_pieces);
+    assert_int_equal(sh_hasher_new(r.loop, mi, st, 3, on_done, &r, &r.h), 0);
+    for (uint32_t p = 0; p < mi->num_pieces; p++)
+        assert_int_equal(
+            sh_hasher_submit_write(r.h, p, fx_piece(&t, p), sh_metainfo_piece_size(mi, p)), 0);
+    run_until(&r, mi->num_pieces, 30000);
+    assert_false(r.timed_out);
+    for (uint32_t p = 0; p < mi->num_pieces; p++) {
+        assert_int_equal(r.calls[p], 1);
+        assert_int_equal(r.result[p], 0);
+    }
+    check_stored(st, &t, UINT32_MAX);
+    run_free(&r);
+    sh_storage_close(st);
+    rm_rf(dir);
+    fx_free(&t);
+}
+
 /* Check jobs: a good tree passes; a byte damaged on disk fails exactly its piece. */
 static void test_check(void **s)
 {
@@ -320,11 +351,9 @@ static void test_bad_args(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_write_1_thread),
-        cmocka_unit_test(test_write_3_threads),
-        cmocka_unit_test(test_check),
-        cmocka_unit_test(test_free_pending),
-        cmocka_unit_test(test_free_in_callback),
+        cmocka_unit_test(test_write_1_thread), cmocka_unit_test(test_write_3_threads),
+        cmocka_unit_test(test_many_pieces),    cmocka_unit_test(test_check),
+        cmocka_unit_test(test_free_pending),   cmocka_unit_test(test_free_in_callback),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
