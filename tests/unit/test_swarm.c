@@ -660,6 +660,12 @@ static void serve_block(hn_raw *r, const hn_torrent *t, uint32_t piece, uint32_t
     sh_bbuf_free(&b);
 }
 
+static uint32_t block_len(const hn_torrent *t, uint32_t piece, uint32_t off)
+{
+    uint32_t left = sh_metainfo_piece_size(t->mi, piece) - off;
+    return left < SH_WIRE_BLOCK ? left : SH_WIRE_BLOCK;
+}
+
 static void send_one(hn_raw *r, sh_msg_id id)
 {
     sh_bbuf b;
@@ -706,15 +712,17 @@ static void test_choke_voids_requests(void **st)
     assert_int_equal(ls.payload_down, 0);
     assert_int_equal(ls.wasted, SH_WIRE_BLOCK);
     send_one(r, SH_MSG_UNCHOKE);
-    hn_run_for(n, SH_MS(50));
-    rx_drain(r, &x);
-    assert_int_equal(x.nreq, 9); /* depth 5: slow start counted the late block */
-    for (uint32_t i = 0; i < 4; i++) { /* the voided blocks are asked for again */
-        bool again = false;
-        for (uint32_t k = 4; k < x.nreq; k++)
-            again |= x.req_piece[k] == x.req_piece[i] && x.req_off[k] == x.req_off[i];
-        assert_true(again);
+    /* asked again after the unchoke; serving what is asked completes the download */
+    uint32_t served = 4;
+    for (int round = 0; round < 200 && !hn_complete(l); round++) {
+        hn_run_for(n, SH_MS(20));
+        rx_drain(r, &x);
+        for (; served < x.nreq; served++)
+            serve_block(r, &t, x.req_piece[served], x.req_off[served],
+                        block_len(&t, x.req_piece[served], x.req_off[served]));
     }
+    assert_true(hn_complete(l));
+    assert_true(hn_content_ok(l));
     sh_bbuf_free(&b);
     hn_net_free(n);
     hn_torrent_free(&t);
