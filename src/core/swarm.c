@@ -372,6 +372,7 @@ void sh_swarm_connected(sh_swarm *s, sh_conn_id c, sh_time now)
     sh_peer *p = sw_find(s, c);
     if (!p || p->state != SH_PEER_CONNECTING) return;
     sw_connected(s, p, now);
+    s->dial_due = true; /* a half-open slot is free */
     finish(s, now);
 }
 

@@ -134,6 +134,8 @@ struct hn_node {
     sh_time complete_at;
     uint32_t vfail;
     uint32_t closes[32]; /* by -reason */
+    sh_time connects[64]; /* times of the first SH_ACT_CONNECTs */
+    uint32_t nconnects;
     uint16_t next_port;
 };
 
@@ -335,6 +337,12 @@ void hn_knows(hn_net *n, hn_node *x, hn_node *y)
     drain(n, x);
 }
 
+void hn_add_peer(hn_net *n, hn_node *x, const sh_addr *a, sh_peer_source src)
+{
+    sh_swarm_add_peer(x->sw, a, src, n->now);
+    drain(n, x);
+}
+
 sh_time hn_now(const hn_net *n)
 {
     return n->now;
@@ -416,6 +424,8 @@ static void drain(hn_net *n, hn_node *x)
         trace(n, x, &a);
         switch (a.type) {
         case SH_ACT_CONNECT:
+            if (x->nconnects < 64) x->connects[x->nconnects] = n->now;
+            x->nconnects++;
             *end_of(x, a.conn) = (hn_end){.used = true, .open = true};
             ev_push(n, (hn_ev){.t = n->now + HN_LATENCY, .type = EV_CONNECT, .node = x,
                                .conn = a.conn, .addr = a.addr});
@@ -657,6 +667,12 @@ uint32_t hn_verify_failures(const hn_node *x)
 uint32_t hn_closes(const hn_node *x, int reason)
 {
     return reason < 0 && reason > -32 ? x->closes[-reason] : 0;
+}
+
+uint32_t hn_connects(const hn_node *x, const sh_time **times)
+{
+    if (times) *times = x->connects;
+    return x->nconnects;
 }
 
 uint64_t hn_trace_digest(const hn_net *n)

@@ -65,6 +65,8 @@ sh_addr hn_node_addr(const hn_node *x);
 sh_swarm *hn_swarm(hn_node *x);
 /* x learns y's address (as if from a tracker). */
 void hn_knows(hn_net *n, hn_node *x, hn_node *y);
+/* x learns an arbitrary address (nobody may listen there). */
+void hn_add_peer(hn_net *n, hn_node *x, const sh_addr *a, sh_peer_source src);
 
 sh_time hn_now(const hn_net *n);
 typedef bool (*hn_pred)(hn_net *n, void *ud);
@@ -81,6 +83,8 @@ bool hn_content_ok(const hn_node *x);     /* memory equals the torrent's piece s
 uint32_t hn_verify_failures(const hn_node *x);
 /* SH_ACT_CLOSE actions x queued with this reason. */
 uint32_t hn_closes(const hn_node *x, int reason);
+/* SH_ACT_CONNECTs x queued; *times gets the times of the first 64. */
+uint32_t hn_connects(const hn_node *x, const sh_time **times);
 uint64_t hn_trace_digest(const hn_net *n);
 
 /* What node x received from node y, decoded (summed over their connections). */

@@ -964,6 +964,185 @@ static void test_hash_request_v1(void **st)
     hn_torrent_free(&t);
 }
 
+
+/* ---- dialing ---- */
+
+static void test_dial_backoff(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    sh_time t0 = hn_now(n);
+    sh_addr nobody = {.family = 4, .ip = {127, 0, 0, 200}, .port = 6881};
+    hn_add_peer(n, l, &nobody, SH_SRC_TRACKER);
+    hn_add_peer(n, l, &nobody, SH_SRC_PEX); /* deduplicated */
+    hn_run_for(n, SH_SEC(1000));
+    const sh_time *at;
+    uint32_t k = hn_connects(l, &at);
+    /* 10 s, doubling, at most 5 min between a failure and the next try */
+    static const unsigned expect[] = {0, 10, 30, 70, 150, 310, 610, 910};
+    assert_int_equal(k, 8);
+    for (uint32_t i = 0; i < k; i++) {
+        sh_time want = t0 + SH_SEC(expect[i]);
+        if (at[i] < want || at[i] > want + SH_MS(20))
+            fail_msg("attempt %u at %.3f s, expected %u s", i, (double)(at[i] - t0) / 1e9, expect[i]);
+    }
+    sh_swarm_stats ls;
+    sh_swarm_get_stats(hn_swarm(l), &ls);
+    assert_int_equal(ls.known, 1);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+static void test_dial_limits(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *s[5];
+    for (int i = 0; i < 5; i++) s[i] = hn_node_add(n, &(hn_node_opts){.seed = true, .up_bps = 64 * KIB});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.cfg = {.max_half_open = 2, .max_conns = 3}});
+    for (int i = 0; i < 5; i++) hn_knows(n, l, s[i]);
+    sh_swarm_stats ls;
+    sh_swarm_get_stats(hn_swarm(l), &ls);
+    assert_int_equal(ls.connecting, 2);
+    assert_int_equal(ls.known, 5);
+    hn_run_for(n, SH_SEC(1));
+    sh_swarm_get_stats(hn_swarm(l), &ls);
+    assert_int_equal(ls.peers, 3);
+    assert_int_equal(ls.connecting, 0);
+    assert_int_equal(hn_connects(l, NULL), 3);
+    /* and incoming connections count against the same limit */
+    assert_null(hn_raw_open(n, l, 99));
+    assert_true(hn_run(n, node0_complete, l, hn_now(n) + SH_SEC(60)));
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+/* ---- request limits ---- */
+
+static void test_request_queue_limit(void **st)
+{
+    (void)st;
+    static const uint64_t f[] = {12 * MIB};
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, f, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true, .up_bps = 64 * MIB});
+    hn_raw *r = raw_peer(n, s, 70, SH_RSV_FAST);
+    rx x = {0};
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_simple(&b, SH_MSG_INTERESTED);
+    send_msgs(r, &b);
+    wait_unchoke(n, r, &x);
+    put_requests(&b, 600); /* our queue holds 500 (the reqq we advertise) */
+    send_msgs(r, &b);
+    hn_run_for(n, SH_SEC(2));
+    rx_drain(r, &x);
+    assert_int_equal(x.n[SH_MSG_REJECT], 100);
+    assert_int_equal(x.n[SH_MSG_PIECE], 500);
+    assert_answered_once(&x, 600);
+    for (uint32_t k = 0; k < x.ngot; k++) /* the last ones are refused, in order */
+        assert_true(x.got_reject[k] == (x.got_piece[k] >= 250));
+    sh_bbuf_free(&b);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+static void test_invalid_requests(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0}); /* has nothing */
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    hn_raw *r1 = raw_peer(n, l, 70, SH_RSV_FAST);
+    for (int i = 0; i < 300; i++) sh_wire_put_request(&b, SH_MSG_REQUEST, 3, 0, SH_WIRE_BLOCK);
+    send_msgs(r1, &b);
+    hn_raw *r2 = raw_peer(n, l, 71, SH_RSV_FAST);
+    for (int i = 0; i < 301; i++) sh_wire_put_request(&b, SH_MSG_REQUEST, 3, 0, SH_WIRE_BLOCK);
+    send_msgs(r2, &b);
+    hn_run_for(n, SH_SEC(1));
+    rx x = {0};
+    rx_drain(r1, &x);
+    assert_int_equal(x.n[SH_MSG_REJECT], 300);
+    assert_false(hn_raw_closed(r1, NULL));
+    int reason = 0;
+    assert_true(hn_raw_closed(r2, &reason));
+    assert_int_equal(reason, SH_EPROTO);
+    sh_bbuf_free(&b);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+/* ---- allowed fast, tolerated messages ---- */
+
+static void test_allowed_fast(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_raw *r = raw_peer_has(n, l, 70, SH_RSV_FAST, true); /* has all, keeps choking */
+    hn_run_for(n, SH_MS(20));
+    rx x = {0};
+    rx_drain(r, &x);
+    assert_int_equal(x.n[SH_MSG_INTERESTED], 1);
+    assert_int_equal(x.nreq, 0);
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_have(&b, SH_MSG_ALLOWED_FAST, 5);
+    sh_wire_put_have(&b, SH_MSG_ALLOWED_FAST, 7);
+    sh_wire_put_have(&b, SH_MSG_ALLOWED_FAST, 1000); /* out of range: ignored */
+    send_msgs(r, &b);
+    hn_run_for(n, SH_MS(20));
+    rx_drain(r, &x);
+    assert_int_equal(x.nreq, 4); /* both blocks of both pieces, while choked */
+    for (uint32_t i = 0; i < x.nreq; i++) assert_true(x.req_piece[i] == 5 || x.req_piece[i] == 7);
+    assert_false(hn_raw_closed(r, NULL));
+    sh_bbuf_free(&b);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+static void test_tolerated_messages(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V2, 32 * KIB, three_files, 3);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
+    hn_raw *r = raw_peer(n, s, 70, SH_RSV_FAST | SH_RSV_EXTENSION);
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_have(&b, SH_MSG_SUGGEST, 3);
+    sh_wire_put_port(&b, 6881);
+    sh_wire_put_extended(&b, 7, (const uint8_t *)"whatever", 8);
+    static const uint8_t unknown[] = {0, 0, 0, 5, 99, 1, 2, 3, 4};
+    sh_bbuf_raw(&b, unknown, sizeof unknown);
+    sh_hashreq h = {.base_layer = 1, .length = 2};
+    uint8_t hashes[64] = {0};
+    sh_wire_put_hashes(&b, &h, hashes, 2);
+    sh_wire_put_hashreq(&b, SH_MSG_HASH_REJECT, &h);
+    sh_wire_put_simple(&b, SH_MSG_KEEPALIVE);
+    sh_wire_put_extended(&b, 0, (const uint8_t *)"d1:pi7000ee", 11); /* handshake update */
+    sh_wire_put_simple(&b, SH_MSG_INTERESTED);
+    send_msgs(r, &b);
+    rx x = {0};
+    wait_unchoke(n, r, &x);
+    assert_false(hn_raw_closed(r, NULL));
+    sh_bbuf_free(&b);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
 /* ---- connection management ---- */
 
 static void test_self_and_duplicates(void **st)
@@ -1051,6 +1230,12 @@ int main(void)
         cmocka_unit_test(test_hash_request),
         cmocka_unit_test(test_hash_request_v1),
         cmocka_unit_test(test_self_and_duplicates),
+        cmocka_unit_test(test_dial_backoff),
+        cmocka_unit_test(test_dial_limits),
+        cmocka_unit_test(test_request_queue_limit),
+        cmocka_unit_test(test_invalid_requests),
+        cmocka_unit_test(test_allowed_fast),
+        cmocka_unit_test(test_tolerated_messages),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
