@@ -323,8 +323,9 @@ static int recv_loop(sh_swarm *s, sh_peer *p, const uint8_t *data, size_t len, s
         int r = sh_wire_decode(p->dec, data + off, len - off, &used, &is_hs, &hs, &m, &ei);
         off += used;
         if (r < 0) {
-            sw_close(s, p, SH_EPROTO, true, now, ei.msg[0] ? ei.msg : "malformed message");
-            return SH_EPROTO;
+            int reason = r == SH_ENOMEM ? SH_ENOMEM : SH_EPROTO;
+            sw_close(s, p, reason, true, now, ei.msg[0] ? ei.msg : "malformed message");
+            return reason;
         }
         if (r == 0) return 0;
         int rc = is_hs ? sw_on_handshake(s, p, &hs, now) : sw_on_message(s, p, &m, now);

@@ -204,7 +204,7 @@ int sw_on_ext_handshake(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     p->got_ext_hs = true;
     if (!first) return 0; /* an update (e.g. upload_only); limits stay as negotiated */
     negotiate_block(s, p);
-    link_candidate(s, p);
+    link_candidate(s, p); /* (yourip is not trusted to name ourselves: a peer could lie) */
     sw_debug(s, "conn %llu: extension handshake: v=\"%s\" reqq=%u block=%u",
              (unsigned long long)p->id, h.client, h.reqq, p->max_req);
     return 0;
