@@ -807,6 +807,60 @@ static void test_upload_only_advertised(void **st)
     hn_torrent_free(&t);
 }
 
+/* A raw peer answers a request with garbage. */
+static void serve_garbage(hn_raw *r, uint32_t piece, uint32_t off, uint32_t len)
+{
+    static uint8_t junk[SH_WIRE_BLOCK];
+    memset(junk, 0xaa, sizeof junk);
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_piece_header(&b, piece, off, len);
+    sh_bbuf_raw(&b, junk, len);
+    send_msgs(r, &b);
+    sh_bbuf_free(&b);
+}
+
+/* A piece made of blocks from two peers fails: one strike each; the second
+ * such failure bans both. */
+static void test_shared_piece_strikes(void **st)
+{
+    (void)st;
+    static const uint64_t f[] = {32 * KIB};
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, f, 1); /* one piece of two blocks */
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_raw *a = raw_peer_has(n, l, 91, SH_RSV_FAST, true);
+    send_one(a, SH_MSG_UNCHOKE);
+    hn_run_for(n, SH_MS(10));
+    hn_raw *b = raw_peer_has(n, l, 92, SH_RSV_FAST, true);
+    send_one(b, SH_MSG_UNCHOKE);
+    sh_swarm_stats ls;
+    for (int round = 1; round <= 2; round++) {
+        hn_run_for(n, SH_MS(10));
+        rx xa = {0}, xb = {0};
+        rx_drain(a, &xa);
+        rx_drain(b, &xb);
+        assert_int_equal(xa.nreq, 2); /* both blocks, from each (endgame) */
+        assert_int_equal(xb.nreq, 2);
+        serve_garbage(a, 0, 0, SH_WIRE_BLOCK);
+        serve_garbage(b, 0, SH_WIRE_BLOCK, SH_WIRE_BLOCK);
+        hn_run_for(n, SH_MS(10));
+        sh_swarm_get_stats(hn_swarm(l), &ls);
+        assert_int_equal(ls.hash_failures, round);
+        assert_int_equal(ls.banned, round == 1 ? 0 : 2);
+        assert_int_equal(hn_raw_closed(a, NULL), round == 2);
+        assert_int_equal(hn_raw_closed(b, NULL), round == 2);
+    }
+    int reason = 0;
+    assert_true(hn_raw_closed(a, &reason));
+    assert_int_equal(reason, SH_EHASH);
+    assert_int_equal(ls.payload_down, 0);
+    assert_int_equal(ls.wasted, 2 * 32 * KIB);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
 /* ---- snubbing ---- */
 
 static void test_snubbed_peer(void **st)
@@ -1225,6 +1279,7 @@ int main(void)
         cmocka_unit_test(test_choke_voids_requests),
         cmocka_unit_test(test_endgame_cancels),
         cmocka_unit_test(test_upload_only_advertised),
+        cmocka_unit_test(test_shared_piece_strikes),
         cmocka_unit_test(test_snubbed_peer),
         cmocka_unit_test(test_large_requests),
         cmocka_unit_test(test_hash_request),
