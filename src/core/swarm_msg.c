@@ -48,7 +48,8 @@ static void become_seed(sh_swarm *s, sh_peer *p)
 static int bits_window(sh_swarm *s, sh_peer *p, sh_time now)
 {
     if (p->got_bits) return violation(s, p, now, "a second bitfield, have_all or have_none");
-    if (p->other_msgs) return violation(s, p, now, "bitfield, have_all or have_none after other messages");
+    if (p->other_msgs)
+        return violation(s, p, now, "bitfield, have_all or have_none after other messages");
     p->got_bits = true;
     return 0;
 }
@@ -143,16 +144,23 @@ static int on_ordered(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     case SH_MSG_NOT_INTERESTED:
         on_interest(s, p, false);
         return 0;
-    case SH_MSG_HAVE: return on_have(s, p, m, now);
-    case SH_MSG_REQUEST: return sw_on_request(s, p, m, now);
-    case SH_MSG_PIECE: return sw_on_piece(s, p, m, now);
-    case SH_MSG_CANCEL: return sw_on_cancel(s, p, m, now);
+    case SH_MSG_HAVE:
+        return on_have(s, p, m, now);
+    case SH_MSG_REQUEST:
+        return sw_on_request(s, p, m, now);
+    case SH_MSG_PIECE:
+        return sw_on_piece(s, p, m, now);
+    case SH_MSG_CANCEL:
+        return sw_on_cancel(s, p, m, now);
     case SH_MSG_REJECT:
         sw_on_reject(s, p, m, now);
         return 0;
-    case SH_MSG_ALLOWED_FAST: return on_allowed_fast(s, p, m);
-    case SH_MSG_HASH_REQUEST: return sw_on_hash_request(s, p, m, now);
-    default: return 0; /* suggest, hashes, hash reject, unknown: ignored */
+    case SH_MSG_ALLOWED_FAST:
+        return on_allowed_fast(s, p, m);
+    case SH_MSG_HASH_REQUEST:
+        return sw_on_hash_request(s, p, m, now);
+    default:
+        return 0; /* suggest, hashes, hash reject, unknown: ignored */
     }
 }
 
@@ -164,11 +172,17 @@ int sw_on_message(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
                sh_msg_name(m->id));
     switch (m->id) {
     case SH_MSG_KEEPALIVE:
-    case SH_MSG_PORT: return 0;
-    case SH_MSG_EXTENDED: return m->ext_id == 0 ? sw_on_ext_handshake(s, p, m, now) : 0;
-    case SH_MSG_BITFIELD: return on_bitfield(s, p, m, now);
-    case SH_MSG_HAVE_ALL: return on_have_all(s, p, now);
-    case SH_MSG_HAVE_NONE: return on_have_none(s, p, now);
-    default: return on_ordered(s, p, m, now);
+    case SH_MSG_PORT:
+        return 0;
+    case SH_MSG_EXTENDED:
+        return m->ext_id == 0 ? sw_on_ext_handshake(s, p, m, now) : 0;
+    case SH_MSG_BITFIELD:
+        return on_bitfield(s, p, m, now);
+    case SH_MSG_HAVE_ALL:
+        return on_have_all(s, p, now);
+    case SH_MSG_HAVE_NONE:
+        return on_have_none(s, p, now);
+    default:
+        return on_ordered(s, p, m, now);
     }
 }

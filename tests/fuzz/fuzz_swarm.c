@@ -46,7 +46,8 @@ static void make_torrent(void)
     for (uint32_t k = 0; k < sh_mkinfo_num_files(m); k++) {
         uint64_t len;
         sh_mkinfo_file(m, k, &len);
-        for (uint64_t i = 0; i < len; i++) buf[i] = (uint8_t)(i * 7 + k);
+        for (uint64_t i = 0; i < len; i++)
+            buf[i] = (uint8_t)(i * 7 + k);
         CHECK(sh_mkinfo_feed(m, buf, len) == 0);
     }
     free(buf);
@@ -73,10 +74,12 @@ static void pull_output(scene *z, sh_conn_id c)
         size_t total = 0;
         for (size_t i = 0; i < n; i++) {
             CHECK(segs[i].len > 0);
-            CHECK(segs[i].kind == SH_SEG_BYTES ? segs[i].ptr != NULL : segs[i].kind == SH_SEG_BLOCK);
+            CHECK(segs[i].kind == SH_SEG_BYTES ? segs[i].ptr != NULL
+                                               : segs[i].kind == SH_SEG_BLOCK);
             if (segs[i].kind == SH_SEG_BLOCK)
                 CHECK(segs[i].piece < g_mi->num_pieces &&
-                      (uint64_t)segs[i].offset + segs[i].len <= sh_metainfo_piece_size(g_mi, segs[i].piece));
+                      (uint64_t)segs[i].offset + segs[i].len <=
+                          sh_metainfo_piece_size(g_mi, segs[i].piece));
             total += segs[i].len;
         }
         sh_swarm_sent(z->s, c, total > 3 ? total - 3 : total, z->now);
@@ -98,13 +101,18 @@ static void drain(scene *z)
             for (int i = 0; i < 2; i++)
                 if (z->conn[i] == a.conn) z->conn[i] = 0;
             break;
-        case SH_ACT_SEND: pull_output(z, a.conn); break;
+        case SH_ACT_SEND:
+            pull_output(z, a.conn);
+            break;
         case SH_ACT_VERIFY:
             CHECK(a.piece < g_mi->num_pieces && a.len == sh_metainfo_piece_size(g_mi, a.piece));
-            sh_swarm_verified(z->s, a.piece, sh_piece_verify(g_mi, a.piece, a.data, a.len) == 0, z->now);
+            sh_swarm_verified(z->s, a.piece, sh_piece_verify(g_mi, a.piece, a.data, a.len) == 0,
+                              z->now);
             break;
-        case SH_ACT_COMPLETE: break;
-        default: CHECK(0);
+        case SH_ACT_COMPLETE:
+            break;
+        default:
+            CHECK(0);
         }
     }
 }

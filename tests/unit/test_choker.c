@@ -21,7 +21,8 @@ static void peers(sh_choke_peer *p, size_t n)
 static uint32_t count(const sh_choke_peer *p, size_t n)
 {
     uint32_t k = 0;
-    for (size_t i = 0; i < n; i++) k += p[i].unchoke;
+    for (size_t i = 0; i < n; i++)
+        k += p[i].unchoke;
     return k;
 }
 
@@ -48,7 +49,8 @@ static void test_enough_slots(void **st)
     p[4].unchoked = true;
     p[4].interested = false;
     sh_choker_run(&c, p, 5, 4, false, SH_CHOKE_FULL, &r, T0);
-    for (int i = 0; i < 5; i++) assert_int_equal(p[i].unchoke, p[i].interested);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(p[i].unchoke, p[i].interested);
     sh_choker_run(&c, p, 5, 0, false, SH_CHOKE_FULL, &r, T0);
     assert_int_equal(count(p, 5), 0);
 }
@@ -63,7 +65,8 @@ static void test_downloading_reciprocates(void **st)
     sh_choke_peer p[6];
     peers(p, 6);
     const double rate[6] = {10, 500, 30, 500, 20, 1};
-    for (int i = 0; i < 6; i++) p[i].down_rate = rate[i];
+    for (int i = 0; i < 6; i++)
+        p[i].down_rate = rate[i];
     sh_choker_run(&c, p, 6, 3, false, SH_CHOKE_FULL, &r, T0);
     assert_int_equal(count(p, 6), 3);
     assert_true(p[1].unchoke && p[3].unchoke); /* the two fastest: regular slots */
@@ -96,11 +99,13 @@ static void test_seeding_round_robin(void **st)
         sh_time now = T0 + SH_SEC(10) * (sh_time)round;
         sh_choker_run(&c, p, 6, 3, true, SH_CHOKE_FULL, &r, now);
         assert_int_equal(count(p, 6), 3);
-        for (int i = 0; i < 6; i++) served[i] += p[i].unchoke;
+        for (int i = 0; i < 6; i++)
+            served[i] += p[i].unchoke;
         apply(p, 6, now);
     }
     /* 2 regular slots rotate over everyone: nobody starves, nobody hogs */
-    for (int i = 0; i < 6; i++) assert_true(served[i] >= 4 && served[i] <= 8);
+    for (int i = 0; i < 6; i++)
+        assert_true(served[i] >= 4 && served[i] <= 8);
 }
 
 static void test_fill_keeps_slots(void **st)
@@ -112,9 +117,10 @@ static void test_fill_keeps_slots(void **st)
     sh_choker_init(&c);
     sh_choke_peer p[5];
     peers(p, 5);
-    for (int i = 0; i < 5; i++) p[i].down_rate = 100.0 * i; /* 5 is best, 1 worst */
-    p[0].unchoked = p[1].unchoked = true;                  /* the slowest hold slots */
-    p[1].interested = false;                               /* one lost interest */
+    for (int i = 0; i < 5; i++)
+        p[i].down_rate = 100.0 * i;       /* 5 is best, 1 worst */
+    p[0].unchoked = p[1].unchoked = true; /* the slowest hold slots */
+    p[1].interested = false;              /* one lost interest */
     sh_choker_run(&c, p, 5, 3, false, SH_CHOKE_FILL, &r, T0);
     assert_true(p[0].unchoke); /* interested and unchoked: never choked by a fill */
     assert_false(p[1].unchoke);
@@ -143,7 +149,8 @@ static void test_deterministic(void **st)
         sh_time now = T0 + SH_SEC(30) * (sh_time)k;
         sh_choker_run(&ca, a, 8, 4, false, SH_CHOKE_FULL, &ra, now);
         sh_choker_run(&cb, b, 8, 4, false, SH_CHOKE_FULL, &rb, now);
-        for (int i = 0; i < 8; i++) assert_int_equal(a[i].unchoke, b[i].unchoke);
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(a[i].unchoke, b[i].unchoke);
         assert_int_equal(ca.optimistic, cb.optimistic);
         apply(a, 8, now);
         apply(b, 8, now);
@@ -153,10 +160,8 @@ static void test_deterministic(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_enough_slots),
-        cmocka_unit_test(test_downloading_reciprocates),
-        cmocka_unit_test(test_seeding_round_robin),
-        cmocka_unit_test(test_fill_keeps_slots),
+        cmocka_unit_test(test_enough_slots),        cmocka_unit_test(test_downloading_reciprocates),
+        cmocka_unit_test(test_seeding_round_robin), cmocka_unit_test(test_fill_keeps_slots),
         cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

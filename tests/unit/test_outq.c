@@ -71,7 +71,8 @@ static void test_many_items(void **st)
         if (i % 3 == 0) payload -= sh_outq_consume(&q, 5);
     }
     uint64_t got = 0;
-    while (!sh_outq_empty(&q)) got += sh_outq_consume(&q, 7);
+    while (!sh_outq_empty(&q))
+        got += sh_outq_consume(&q, 7);
     assert_int_equal(got, payload);
     sh_outq_free(&q);
 }
@@ -98,8 +99,10 @@ static void test_assembly(void **st)
     (void)st;
     sh_assembly a;
     sh_asm_init(&a);
-    for (uint32_t p = 20; p > 0; p -= 2) assert_non_null(sh_asm_get(&a, p, 100));
-    for (size_t i = 1; i < a.n; i++) assert_true(a.v[i - 1]->piece < a.v[i]->piece);
+    for (uint32_t p = 20; p > 0; p -= 2)
+        assert_non_null(sh_asm_get(&a, p, 100));
+    for (size_t i = 1; i < a.n; i++)
+        assert_true(a.v[i - 1]->piece < a.v[i]->piece);
     assert_null(sh_asm_find(&a, 3));
     sh_asm_piece *p = sh_asm_find(&a, 4);
     assert_non_null(p);

@@ -15,7 +15,8 @@ static void test_steady(void **st)
     sh_rate_init(&r, T0);
     assert_true(sh_rate_get(&r, T0) == 0.0);
     /* 100 KB every 100 ms = 1 MB/s */
-    for (int i = 0; i < 100; i++) sh_rate_add(&r, 100000, T0 + SH_MS(100) * (sh_time)i);
+    for (int i = 0; i < 100; i++)
+        sh_rate_add(&r, 100000, T0 + SH_MS(100) * (sh_time)i);
     double v = sh_rate_get(&r, T0 + SH_SEC(10));
     assert_true(v > 0.99e6 && v < 1.01e6);
     assert_int_equal(r.total, 10000000);
@@ -40,10 +41,11 @@ static void test_decay_and_const(void **st)
     (void)st;
     sh_rate r;
     sh_rate_init(&r, T0);
-    for (int i = 0; i < 20; i++) sh_rate_add(&r, 50000, T0 + SH_MS(100) * (sh_time)i);
+    for (int i = 0; i < 20; i++)
+        sh_rate_add(&r, 50000, T0 + SH_MS(100) * (sh_time)i);
     double a = sh_rate_get(&r, T0 + SH_SEC(2));
     double b = sh_rate_get(&r, T0 + SH_SEC(4));
-    assert_true(b < a / 2); /* silence pulls it down */
+    assert_true(b < a / 2);                            /* silence pulls it down */
     assert_true(sh_rate_get(&r, T0 + SH_SEC(4)) == b); /* reading changes nothing */
     assert_true(sh_rate_get(&r, T0 + SH_SEC(3600)) == 0.0);
     /* a clock that went backwards is "no time passed": the bytes join the

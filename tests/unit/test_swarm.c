@@ -80,7 +80,6 @@ static void test_hybrid_multi(void **st)
     seed_and_leecher(SH_META_HYBRID, three_files, 3);
 }
 
-
 /* ---- many peers ---- */
 
 static void test_six_leechers_trade(void **st)
@@ -92,7 +91,8 @@ static void test_six_leechers_trade(void **st)
     hn_net *n = hn_net_new(&t, 11);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
     hn_node *l[6];
-    for (int i = 0; i < 6; i++) l[i] = hn_node_add(n, &(hn_node_opts){0});
+    for (int i = 0; i < 6; i++)
+        l[i] = hn_node_add(n, &(hn_node_opts){0});
     for (int i = 0; i < 6; i++) {
         hn_knows(n, l[i], s);
         for (int j = 0; j < 6; j++)
@@ -159,7 +159,8 @@ static uint64_t scenario_digest(uint64_t seed)
     hn_net *n = hn_net_new(&t, seed);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
     hn_node *l[3];
-    for (int i = 0; i < 3; i++) l[i] = hn_node_add(n, &(hn_node_opts){0});
+    for (int i = 0; i < 3; i++)
+        l[i] = hn_node_add(n, &(hn_node_opts){0});
     for (int i = 0; i < 3; i++) {
         hn_knows(n, l[i], s);
         hn_knows(n, l[i], l[(i + 1) % 3]);
@@ -210,7 +211,8 @@ static void test_corrupt_peer_banned(void **st)
     hn_run_for(n, SH_SEC(30));
     sh_peer_info pi[8];
     size_t np = sh_swarm_peers(hn_swarm(l), pi, 8);
-    for (size_t i = 0; i < np; i++) assert_false(sh_addr_ip_eq(&pi[i].addr, &ea));
+    for (size_t i = 0; i < np; i++)
+        assert_false(sh_addr_ip_eq(&pi[i].addr, &ea));
     hn_net_free(n);
     hn_torrent_free(&t);
 }
@@ -246,7 +248,8 @@ static void rx_drain(hn_raw *r, rx *x)
             x->got_off[x->ngot] = m.offset;
             x->got_reject[x->ngot++] = m.id == SH_MSG_REJECT;
         }
-        if ((m.id == SH_MSG_REQUEST || m.id == SH_MSG_CANCEL) && m.id == SH_MSG_REQUEST && x->nreq < 2048) {
+        if ((m.id == SH_MSG_REQUEST || m.id == SH_MSG_CANCEL) && m.id == SH_MSG_REQUEST &&
+            x->nreq < 2048) {
             x->req_piece[x->nreq] = m.piece;
             x->req_off[x->nreq++] = m.offset;
         }
@@ -437,9 +440,9 @@ static void test_hostile_inputs(void **st)
 {
     (void)st;
     static const hostile_fn cases[] = {
-        h_garbage_handshake, h_oversize,       h_request_range,    h_request_offset,
+        h_garbage_handshake, h_oversize,        h_request_range,       h_request_offset,
         h_unrequested_piece, h_second_bitfield, h_bitfield_after_have, h_have_all_no_fast,
-        h_bitfield_size,     h_bitfield_spare,  h_have_range,       h_wrong_torrent,
+        h_bitfield_size,     h_bitfield_spare,  h_have_range,          h_wrong_torrent,
         h_reject_no_fast,    h_bad_extended,
     };
     const size_t ncases = sizeof cases / sizeof cases[0];
@@ -534,7 +537,10 @@ static void test_handshake_timeout(void **st)
     hn_net *n = hn_net_new(&t, 1);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
     hn_raw *r = hn_raw_open(n, s, 60);
-    hn_raw_send(r, "\x13" "BitTorrent", 11); /* a handshake that never finishes */
+    hn_raw_send(r,
+                "\x13"
+                "BitTorrent",
+                11); /* a handshake that never finishes */
     hn_run_for(n, SH_SEC(9));
     assert_false(hn_raw_closed(r, NULL));
     hn_run_for(n, SH_SEC(2));
@@ -749,14 +755,16 @@ static void test_endgame_cancels(void **st)
     rx_drain(slow, &xs);
     assert_int_equal(xf.nreq, 4); /* every block */
     assert_true(xs.nreq >= 1);    /* endgame duplicates */
-    assert_int_equal(xs.nreq, 4);     /* every block again (one at a time, runs of 1) */
+    assert_int_equal(xs.nreq, 4); /* every block again (one at a time, runs of 1) */
     /* two blocks arrive: their duplicates are cancelled, the others stand */
-    for (uint32_t i = 0; i < 2; i++) serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
+    for (uint32_t i = 0; i < 2; i++)
+        serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
     hn_run_for(n, SH_MS(50));
     rx_drain(slow, &xs);
     assert_int_equal(xs.n[SH_MSG_CANCEL], 2);
     assert_false(hn_complete(l));
-    for (uint32_t i = 2; i < 4; i++) serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
+    for (uint32_t i = 2; i < 4; i++)
+        serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
     hn_run_for(n, SH_MS(50));
     assert_true(hn_complete(l));
     assert_true(hn_content_ok(l));
@@ -898,7 +906,7 @@ static void test_snubbed_peer(void **st)
     }
     assert_true(hn_complete(l));
     assert_true(hn_complete_at(l) - t0 > SH_SEC(25)); /* the snub mattered */
-    assert_true(max_after <= 1); /* depth 1 while snubbed */
+    assert_true(max_after <= 1);                      /* depth 1 while snubbed */
     assert_true(hn_content_ok(l));
     hn_net_free(n);
     hn_torrent_free(&t);
@@ -978,9 +986,12 @@ static void test_hash_request(void **st)
     assert_true(x.nhashes > 4);
     uint32_t nunc = x.nhashes - 4;
     assert_int_equal(nunc, 2); /* 16 leaves at level 1: 4-subtree root is 2 below the top */
-    assert_int_equal(sh_merkle_verify_proof(f->pieces_root, 1, 16, 4, x.hashes, 4, x.hashes + 4 * 32, nunc), 0);
+    assert_int_equal(
+        sh_merkle_verify_proof(f->pieces_root, 1, 16, 4, x.hashes, 4, x.hashes + 4 * 32, nunc), 0);
     x.hashes[5] ^= 1; /* the check can fail */
-    assert_int_equal(sh_merkle_verify_proof(f->pieces_root, 1, 16, 4, x.hashes, 4, x.hashes + 4 * 32, nunc), SH_EHASH);
+    assert_int_equal(
+        sh_merkle_verify_proof(f->pieces_root, 1, 16, 4, x.hashes, 4, x.hashes + 4 * 32, nunc),
+        SH_EHASH);
 
     /* unknown root, a layer below the piece layer, a silly length: rejects */
     uint8_t other[32];
@@ -989,7 +1000,7 @@ static void test_hash_request(void **st)
     hash_request(r, other, 1, 0, 4, 3);
     hash_request(r, f->pieces_root, 0, 0, 4, 3);
     hash_request(r, f->pieces_root, 1, 0, 1u << 20, 3);
-    hash_request(r, f->pieces_root, 1, 3, 4, 3); /* index not a multiple of length */
+    hash_request(r, f->pieces_root, 1, 3, 4, 3);  /* index not a multiple of length */
     hash_request(r, f->pieces_root, 1, 0, 4, 10); /* more proof layers than the tree has */
     hn_run_for(n, SH_MS(100));
     rx_drain(r, &x);
@@ -1018,7 +1029,6 @@ static void test_hash_request_v1(void **st)
     hn_torrent_free(&t);
 }
 
-
 /* ---- dialing ---- */
 
 static void test_dial_backoff(void **st)
@@ -1041,7 +1051,8 @@ static void test_dial_backoff(void **st)
     for (uint32_t i = 0; i < k; i++) {
         sh_time want = t0 + SH_SEC(expect[i]);
         if (at[i] < want || at[i] > want + SH_MS(20))
-            fail_msg("attempt %u at %.3f s, expected %u s", i, (double)(at[i] - t0) / 1e9, expect[i]);
+            fail_msg("attempt %u at %.3f s, expected %u s", i, (double)(at[i] - t0) / 1e9,
+                     expect[i]);
     }
     sh_swarm_stats ls;
     sh_swarm_get_stats(hn_swarm(l), &ls);
@@ -1057,9 +1068,11 @@ static void test_dial_limits(void **st)
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     hn_net *n = hn_net_new(&t, 1);
     hn_node *s[5];
-    for (int i = 0; i < 5; i++) s[i] = hn_node_add(n, &(hn_node_opts){.seed = true, .up_bps = 64 * KIB});
+    for (int i = 0; i < 5; i++)
+        s[i] = hn_node_add(n, &(hn_node_opts){.seed = true, .up_bps = 64 * KIB});
     hn_node *l = hn_node_add(n, &(hn_node_opts){.cfg = {.max_half_open = 2, .max_conns = 3}});
-    for (int i = 0; i < 5; i++) hn_knows(n, l, s[i]);
+    for (int i = 0; i < 5; i++)
+        hn_knows(n, l, s[i]);
     sh_swarm_stats ls;
     sh_swarm_get_stats(hn_swarm(l), &ls);
     assert_int_equal(ls.connecting, 2);
@@ -1117,10 +1130,12 @@ static void test_invalid_requests(void **st)
     sh_bbuf b;
     sh_bbuf_init(&b);
     hn_raw *r1 = raw_peer(n, l, 70, SH_RSV_FAST);
-    for (int i = 0; i < 300; i++) sh_wire_put_request(&b, SH_MSG_REQUEST, 3, 0, SH_WIRE_BLOCK);
+    for (int i = 0; i < 300; i++)
+        sh_wire_put_request(&b, SH_MSG_REQUEST, 3, 0, SH_WIRE_BLOCK);
     send_msgs(r1, &b);
     hn_raw *r2 = raw_peer(n, l, 71, SH_RSV_FAST);
-    for (int i = 0; i < 301; i++) sh_wire_put_request(&b, SH_MSG_REQUEST, 3, 0, SH_WIRE_BLOCK);
+    for (int i = 0; i < 301; i++)
+        sh_wire_put_request(&b, SH_MSG_REQUEST, 3, 0, SH_WIRE_BLOCK);
     send_msgs(r2, &b);
     hn_run_for(n, SH_SEC(1));
     rx x = {0};
@@ -1159,7 +1174,8 @@ static void test_allowed_fast(void **st)
     hn_run_for(n, SH_MS(20));
     rx_drain(r, &x);
     assert_int_equal(x.nreq, 4); /* both blocks of both pieces, while choked */
-    for (uint32_t i = 0; i < x.nreq; i++) assert_true(x.req_piece[i] == 5 || x.req_piece[i] == 7);
+    for (uint32_t i = 0; i < x.nreq; i++)
+        assert_true(x.req_piece[i] == 5 || x.req_piece[i] == 7);
     assert_false(hn_raw_closed(r, NULL));
     sh_bbuf_free(&b);
     hn_net_free(n);
