@@ -11,6 +11,7 @@
 #include <shoal/log.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
@@ -30,6 +31,11 @@ int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Prints "Try 'shoal CMD --help'." after an error and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* "shoal <cmd>: <formatted>\n" to stderr; returns code. The form every
+ * command uses for errors about its input, e.g. "shoal info: x.torrent: ...". */
+int cli_cmd_error(int code, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* "123", "4K", "1.5M", "2G", "1GiB" (binary multiples). 0 or -1 on junk/overflow. */
 int cli_parse_size(const char *s, uint64_t *out);
 /* Seconds as a non-negative decimal ("2.5"). 0 or -1. */
@@ -45,5 +51,14 @@ bool cli_stderr_is_tty(void);
 
 /* Human-readable bytes ("1.5 GiB") into buf. */
 const char *cli_fmt_bytes(double bytes, char *buf, unsigned len);
+
+/*
+ * Text from a torrent or the network is hostile: it may hold terminal escape
+ * sequences or invalid UTF-8. (text.c)
+ */
+/* Writes s with control characters (C0, DEL, C1) and invalid UTF-8 bytes as \xNN. */
+void cli_fputs_safe(FILE *f, const char *s);
+/* A malloc'd copy of s that is valid UTF-8 (invalid bytes become U+FFFD); NULL on OOM. */
+char *cli_utf8_lossy(const char *s);
 
 #endif
