@@ -142,9 +142,12 @@ static int one_batch(tr_udp *u, sh_time now)
     for (int i = 0; i < n; i++) {
         struct msghdr *mh = &b->in[i].msg_hdr;
         sh_addr from;
-        if ((mh->msg_flags & MSG_TRUNC) || b->in[i].msg_len > PKT_MAX ||
-            sh_net_from_sockaddr((struct sockaddr *)mh->msg_name, mh->msg_namelen, &from))
-            continue; /* oversize or unnamed: drop */
+        if (sh_net_from_sockaddr((struct sockaddr *)mh->msg_name, mh->msg_namelen, &from))
+            continue; /* no usable source: nobody to answer */
+        if ((mh->msg_flags & MSG_TRUNC) || b->in[i].msg_len > PKT_MAX) {
+            tr_refuse(u->t, TR_REF_BAD); /* oversize: no request of ours is this long */
+            continue;
+        }
         size_t len = handle(u->t, b->pkt[i], b->in[i].msg_len, &from, now, b->reply[nout]);
         if (!len) continue;
         b->out_iov[nout] = (struct iovec){b->reply[nout], len};
