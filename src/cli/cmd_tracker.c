@@ -187,6 +187,12 @@ static int parse_args(int argc, char **argv, tracker_args *a)
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (a->cfg.store.private_mode && !a->allow_file)
         return cli_usage_error(CMD, "--private needs --allow FILE (the hashes to track)");
+    /* "min interval" is only sent when non-zero, and libtorrent assumes 30 s
+     * when it is absent: never let interval / 2 round down to nothing. */
+    if (a->cfg.store.interval) {
+        a->cfg.store.min_interval = a->cfg.store.interval / 2;
+        if (!a->cfg.store.min_interval) a->cfg.store.min_interval = 1;
+    }
     if (a->cfg.n_http == 0) {
         a->cfg.http[0] = (sh_addr){.family = 4, .port = DEFAULT_PORT};
         a->cfg.n_http = 1;
