@@ -60,7 +60,7 @@ static int mode, nconns = 64, nswarms = 100, npeers = 10000;
 static double seconds = 5;
 static struct sockaddr_in target;
 static uint32_t src_base;
-static uint64_t ok, failures, errors;
+static uint64_t ok, failures, errors, reconnects;
 static int ep;
 static conn *conns;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -211,9 +211,13 @@ static void http_event(conn *c, uint32_t events)
         if (r <= 0) {
             int keep;
             size_t n = response_len(c, &keep);
-            if (c->state == 3 && n == (size_t)-1) http_done(c, c->rlen, 0);
-            else {
-                if (c->state == 3) errors++;
+            if (c->state == 3 && n == (size_t)-1) {
+                http_done(c, c->rlen, 0);
+            } else {
+                /* A server that closes an idle keep-alive connection (the
+                 * request was not read yet) costs a reconnect, not an error. */
+                if (c->rlen == 0) reconnects++;
+                else errors++;
                 http_reopen(c);
             }
             return;
@@ -440,9 +444,9 @@ int main(int argc, char **argv)
     double el = (double)(now_ns() - t0) / 1e9;
     const char *names[] = {"http", "close", "udp", "fill"};
     printf("{\"mode\":\"%s\",\"conns\":%d,\"seconds\":%.3f,\"ok\":%llu,\"failures\":%llu,"
-           "\"errors\":%llu,\"rps\":%.0f,\"complete\":%s}\n",
+           "\"errors\":%llu,\"reconnects\":%llu,\"rps\":%.0f,\"complete\":%s}\n",
            names[mode], nconns, el, (unsigned long long)ok, (unsigned long long)failures,
-           (unsigned long long)errors, (double)ok / el,
+           (unsigned long long)errors, (unsigned long long)reconnects, (double)ok / el,
            mode == M_FILL ? (fill_done() ? "true" : "false") : "true");
     return 0;
 }

@@ -30,6 +30,7 @@
 
 /* One HTTP request, made in the URI callback: the raw query, undecoded. */
 typedef struct tr_req {
+    bool seen;     /* the first call (headers parsed) has happened */
     bool answered;
     size_t qlen;
     char q[]; /* what followed '?', NUL-terminated */
@@ -192,10 +193,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     (void)upload_data;
     if (!r) return MHD_NO; /* the URI callback ran out of memory */
-    if (r->answered) {
+    /* Answer only once the request is complete: a response queued on the
+     * first call (headers just parsed) makes MHD close the connection, which
+     * would cost every keep-alive client a new TCP handshake per announce. */
+    if (!r->seen || *upload_size) {
+        r->seen = true;
         *upload_size = 0; /* a body we do not want: discard it */
         return MHD_YES;
     }
+    if (r->answered) return MHD_YES;
     r->answered = true;
     sh_addr from;
     if (remote_addr(c, &from)) return MHD_NO;
@@ -216,6 +222,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     size_t qlen = q ? strlen(q + 1) : 0;
     tr_req *r = malloc(sizeof *r + qlen + 1);
     if (!r) return NULL;
+    r->seen = false;
     r->answered = false;
     r->qlen = qlen;
     if (q) memcpy(r->q, q + 1, qlen);
@@ -311,10 +318,10 @@ static struct MHD_Daemon *start_daemon(tr_http *h)
     unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     if (h->bound.family == 6) flags |= MHD_USE_IPv6;
     return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->lfd,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        h, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_LISTEN_SOCKET, h->lfd, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, h, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONN_MEMORY, MHD_OPTION_END);
 }

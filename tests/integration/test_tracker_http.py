@@ -148,6 +148,29 @@ def test_ipv6_announcer_gets_peers6(procs, shoal_bin, free_port):
     assert (A, 7053) not in compact4(v4[b"peers"])
 
 
+def test_keep_alive(tracker):
+    """Several announces ride one connection (MHD closes it if we answer too early)."""
+    import http.client
+
+    h = info_hash_with_nul(12)
+    c = http.client.HTTPConnection(HOST, tracker.http_port, timeout=scaled(5),
+                                   source_address=(A, 0))
+    try:
+        socks = set()
+        for i in range(5):
+            c.request("GET", "/announce?" + announce_query(h, peer_id(90 + i), 7090 + i))
+            r = c.getresponse()
+            d = shoal_bencode.decode(r.read())
+            assert r.status == 200 and d[b"incomplete"] == i + 1
+            assert not r.will_close, r.getheaders()
+            socks.add(id(c.sock))
+        assert len(socks) == 1
+        st = stats(tracker)
+        assert st["http_connections"] == 2  # this one and the one asking
+    finally:
+        c.close()
+
+
 def test_routes(tracker):
     h = info_hash_with_nul(8)
     q = announce_query(h, peer_id(61), 7061, left=0)
