@@ -32,7 +32,8 @@ void sh_ann_copy_text(char *dst, size_t cap, const uint8_t *p, size_t n)
 {
     if (cap == 0) return;
     if (n > cap - 1) n = cap - 1;
-    for (size_t i = 0; i < n; i++) dst[i] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
+    for (size_t i = 0; i < n; i++)
+        dst[i] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
     dst[n] = 0;
 }
 
@@ -40,8 +41,8 @@ void sh_ann_copy_text(char *dst, size_t cap, const uint8_t *p, size_t n)
 
 static bool unreserved(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_' || c == '~';
 }
 
 /* Appends the escaped bytes at u + *o; room was reserved by the caller. */
@@ -104,8 +105,7 @@ char *sh_http_announce_url(const char *base, const sh_announce_req *r)
                           (unsigned)r->addr.port, r->uploaded, r->downloaded, r->left);
     const char *ev = event_name(r->event);
     if (ev) o += (size_t)snprintf(u + o, cap - o, "&event=%s", ev);
-    snprintf(u + o, cap - o, "&compact=1&numwant=%u&key=%08" PRIX32, (unsigned)r->numwant,
-             r->key);
+    snprintf(u + o, cap - o, "&compact=1&numwant=%u&key=%08" PRIX32, (unsigned)r->numwant, r->key);
     return u;
 }
 
@@ -211,8 +211,7 @@ static int decode_root(const sh_bnode *root, sh_announce_reply *r, sh_errinfo *e
     return decode_peers(root, r, ei);
 }
 
-int sh_http_announce_decode(const uint8_t *body, size_t len, sh_announce_reply *out,
-                            sh_errinfo *ei)
+int sh_http_announce_decode(const uint8_t *body, size_t len, sh_announce_reply *out, sh_errinfo *ei)
 {
     if (len > MAX_BODY) return sh_errinfo_set(ei, SH_ELIMIT, 0, "answer too large");
     sh_bencode_limits lim = {.max_depth = 8, .max_nodes = MAX_NODES, .max_input = MAX_BODY};

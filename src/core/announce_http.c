@@ -193,7 +193,8 @@ static uint32_t parse_key(const char *s, size_t n)
     }
     if (hex) return v;
     v = 2166136261u; /* FNV-1a: only needs to be stable, not strong */
-    for (size_t i = 0; i < n; i++) v = (v ^ (uint8_t)s[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        v = (v ^ (uint8_t)s[i]) * 16777619u;
     return v;
 }
 
@@ -346,7 +347,8 @@ static void str_header(sh_bbuf *b, size_t n)
 static void compact_peers(sh_bbuf *b, const char *key, const sh_announce_reply *r, int family)
 {
     size_t count = 0, each = family == 4 ? 6 : 18;
-    for (uint32_t i = 0; i < r->num_peers; i++) count += r->peers[i].addr.family == family;
+    for (uint32_t i = 0; i < r->num_peers; i++)
+        count += r->peers[i].addr.family == family;
     if (count == 0 && family == 6) return; /* peers6 only when there is something */
     sh_benc_cstr(b, key);
     str_header(b, count * each);
@@ -375,8 +377,7 @@ static void dict_peers(sh_bbuf *b, const sh_announce_reply *r, bool no_peer_id)
     sh_benc_end(b);
 }
 
-void sh_http_announce_encode(sh_bbuf *b, const sh_announce_reply *r, bool compact,
-                             bool no_peer_id)
+void sh_http_announce_encode(sh_bbuf *b, const sh_announce_reply *r, bool compact, bool no_peer_id)
 {
     if (r->failure[0]) {
         sh_http_failure_encode(b, r->failure, 0);
@@ -422,7 +423,8 @@ void sh_http_scrape_encode(sh_bbuf *b, const sh_scrape_entry *e, uint32_t n)
         if (!b->err) b->err = SH_ENOMEM;
         return;
     }
-    for (uint32_t i = 0; i < n; i++) v[i] = &e[i];
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = &e[i];
     if (n > 1) qsort(v, n, sizeof *v, cmp_entry);
     sh_benc_dict_begin(b);
     sh_benc_cstr(b, "files");

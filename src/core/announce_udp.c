@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HDR 8u           /* action + transaction id */
+#define HDR 8u /* action + transaction id */
 #define CONNECT_LEN 16u
 #define ANNOUNCE_LEN 98u
 #define ANNOUNCE_REPLY_HDR 20u
@@ -70,8 +70,10 @@ static int decode_announce(const uint8_t *pkt, const sh_addr *remote, sh_announc
     uint16_t port = (uint16_t)(pkt[96] << 8 | pkt[97]);
     if (ev > SH_TEV_STOPPED || port == 0) return SH_EPROTO;
     r->event = (sh_tevent)ev;
-    if (numwant < 0) r->numwant = SH_NUMWANT_DEFAULT; /* -1 means "default" */
-    else r->numwant = (uint32_t)numwant > SH_NUMWANT_MAX ? SH_NUMWANT_MAX : (uint32_t)numwant;
+    if (numwant < 0)
+        r->numwant = SH_NUMWANT_DEFAULT; /* -1 means "default" */
+    else
+        r->numwant = (uint32_t)numwant > SH_NUMWANT_MAX ? SH_NUMWANT_MAX : (uint32_t)numwant;
     sh_ann_unmap(remote, &r->addr);
     r->addr.port = port;
     r->compact = true;
@@ -216,8 +218,7 @@ static int decode_peers(const uint8_t *p, size_t len, int family, sh_announce_re
     for (size_t i = 0; i < n; i++) {
         sh_tpeer *t = &r->peers[r->num_peers];
         memset(t, 0, sizeof *t);
-        if (sh_addr_from_compact(p + i * each, each, &t->addr) == 0 && t->addr.port)
-            r->num_peers++;
+        if (sh_addr_from_compact(p + i * each, each, &t->addr) == 0 && t->addr.port) r->num_peers++;
     }
     return 0;
 }
@@ -251,8 +252,8 @@ static int decode_answer(const uint8_t *pkt, size_t len, uint32_t action, int fa
     }
 }
 
-int sh_udp_reply_decode(const uint8_t *pkt, size_t len, uint32_t txid, int family,
-                        uint32_t *action, uint64_t *conn_id, sh_announce_reply *out)
+int sh_udp_reply_decode(const uint8_t *pkt, size_t len, uint32_t txid, int family, uint32_t *action,
+                        uint64_t *conn_id, sh_announce_reply *out)
 {
     if (!pkt || len < HDR || (family != 4 && family != 6)) return SH_EPROTO;
     uint32_t act = get32(pkt);
@@ -264,8 +265,10 @@ int sh_udp_reply_decode(const uint8_t *pkt, size_t len, uint32_t txid, int famil
     if (rc != 0 && rc != SH_ETRACKER) return rc;
     *action = act;
     if (act == SH_UDP_CONNECT && conn_id) *conn_id = cid;
-    if (out && act != SH_UDP_CONNECT) *out = r;
-    else sh_announce_reply_free(&r);
+    if (out && act != SH_UDP_CONNECT)
+        *out = r;
+    else
+        sh_announce_reply_free(&r);
     return rc;
 }
 

@@ -361,14 +361,6 @@ static void free_pads(sh_mi_files *fl)
     free(fl->v);
 }
 
-static uint32_t last_nonempty(const sh_mi_files *fl)
-{
-    uint32_t last = 0;
-    for (uint32_t i = 0; i < fl->n; i++)
-        if (fl->v[i].length > 0) last = i;
-    return last;
-}
-
 /* Appends a pad of gap bytes at pos. */
 static int push_pad(sh_mi_files *nl, uint64_t pos, uint64_t gap)
 {
@@ -386,15 +378,16 @@ static int push_pad(sh_mi_files *nl, uint64_t pos, uint64_t gap)
 }
 
 /*
- * A pad follows each non-empty file whose end is not piece-aligned, unless
- * no data follows it: the order libtorrent uses, so empty files sit after
- * the pad, and no tail pad.
+ * A pad follows each non-empty file whose end is not piece-aligned, the last
+ * one included, so every v2 piece is a full piece on the wire. This is the
+ * layout libtorrent uses: it requests whole 16 KiB blocks up to the piece
+ * end, and would be refused block ranges past a short last piece. Empty
+ * files sit after the pad.
  */
 int sh_mi_layout_v2(sh_mi_files *fl, uint64_t piece_length, uint64_t *total, sh_errinfo *ei)
 {
     sh_mi_files nl = {0};
     uint64_t pos = 0;
-    uint32_t last = last_nonempty(fl);
     int rc = 0;
     for (uint32_t i = 0; i < fl->n && !rc; i++) {
         sh_file *slot = sh_mi_files_push(&nl);
@@ -408,7 +401,7 @@ int sh_mi_layout_v2(sh_mi_files *fl, uint64_t piece_length, uint64_t *total, sh_
         if (rc) break;
         pos += slot->length;
         uint64_t gap = pos % piece_length ? piece_length - pos % piece_length : 0;
-        if (slot->length > 0 && gap > 0 && i < last) {
+        if (slot->length > 0 && gap > 0) {
             rc = push_pad(&nl, pos, gap);
             pos += gap; /* pos stays below MAX_TOTAL + piece_length: no overflow */
         }

@@ -35,7 +35,8 @@ static void absorb(state *s, uint64_t m)
 static uint64_t load_le(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
 
@@ -45,9 +46,11 @@ uint64_t sh_siphash(const sh_sipkey *k, const void *data, size_t n)
     state s = {k->k0 ^ 0x736f6d6570736575ull, k->k1 ^ 0x646f72616e646f6dull,
                k->k0 ^ 0x6c7967656e657261ull, k->k1 ^ 0x7465646279746573ull};
     size_t full = n - n % 8;
-    for (size_t i = 0; i < full; i += 8) absorb(&s, load_le(p + i, 8));
+    for (size_t i = 0; i < full; i += 8)
+        absorb(&s, load_le(p + i, 8));
     absorb(&s, load_le(p + full, n % 8) | (uint64_t)(n & 0xff) << 56);
     s.v2 ^= 0xff;
-    for (int i = 0; i < 4; i++) round_(&s);
+    for (int i = 0; i < 4; i++)
+        round_(&s);
     return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }

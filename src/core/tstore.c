@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXPIRE_PEERS 1024u  /* peers examined per sh_tstore_expire call */
-#define EXPIRE_SLOTS 4096u  /* swarm table slots visited per call */
+#define EXPIRE_PEERS 1024u /* peers examined per sh_tstore_expire call */
+#define EXPIRE_SLOTS 4096u /* swarm table slots visited per call */
 
 static void resolve_config(const sh_tstore_config *in, sh_tstore_config *c)
 {
@@ -228,7 +228,8 @@ void sh_tstore_each(const sh_tstore *t, sh_tstore_visit_fn fn, void *ud)
     }
     if (!v) return;
     qsort(v, n, sizeof *v, cmp_entry);
-    for (uint32_t i = 0; i < n; i++) fn(ud, &v[i]);
+    for (uint32_t i = 0; i < n; i++)
+        fn(ud, &v[i]);
     free(v);
 }
 
@@ -240,8 +241,10 @@ static uint32_t sweep_swarm(sh_tstore *t, ts_swarm *s, uint32_t budget, uint32_t
     uint32_t used = 0;
     while (t->exp_pos < s->n && used < budget) {
         /* a removal moves an unexamined peer into exp_pos: look again there */
-        if (sh_ts_stale(t, &s->peers[t->exp_pos], now_s)) sh_ts_peer_del(t, s, t->exp_pos);
-        else t->exp_pos++;
+        if (sh_ts_stale(t, &s->peers[t->exp_pos], now_s))
+            sh_ts_peer_del(t, s, t->exp_pos);
+        else
+            t->exp_pos++;
         used++;
     }
     return used;

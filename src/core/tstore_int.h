@@ -29,28 +29,28 @@ enum { CLS_SEED = 0, CLS_HOLDER = 1, CLS_EMPTY = 2, CLS_N = 3 };
 
 /* One peer: 64 bytes. Times are whole seconds of the driver's clock. */
 typedef struct ts_peer {
-    uint8_t ip[16];      /* 4 or 16 bytes used, rest zero */
+    uint8_t ip[16]; /* 4 or 16 bytes used, rest zero */
     uint16_t port;
-    uint8_t family;      /* 4 or 6 */
-    uint8_t completed;   /* its completion was counted */
-    uint32_t seen;       /* last announce, seconds (wraps; compared by difference) */
-    uint32_t hwin;       /* handout window that `handouts` counts in */
-    uint32_t handouts;   /* times handed out during window hwin */
+    uint8_t family;    /* 4 or 6 */
+    uint8_t completed; /* its completion was counted */
+    uint32_t seen;     /* last announce, seconds (wraps; compared by difference) */
+    uint32_t hwin;     /* handout window that `handouts` counts in */
+    uint32_t handouts; /* times handed out during window hwin */
     uint64_t left;
     uint8_t peer_id[20];
-    uint32_t hash;       /* keyed hash of the address: home slot in the index */
+    uint32_t hash; /* keyed hash of the address: home slot in the index */
 } ts_peer;
 
 typedef struct ts_swarm {
     uint8_t info_hash[20];
-    uint32_t n, cap;        /* peers, array capacity */
-    uint32_t cnt[CLS_N];    /* region sizes; their sum is n */
-    uint32_t downloaded;    /* completions counted (scrape "downloaded") */
-    uint32_t qwin, qfull;   /* seeds at their handout quota in window qwin */
-    uint64_t hash;          /* keyed hash of info_hash: home slot in the swarm table */
-    uint64_t max_left;      /* largest left ever announced: "nothing yet" */
+    uint32_t n, cap;      /* peers, array capacity */
+    uint32_t cnt[CLS_N];  /* region sizes; their sum is n */
+    uint32_t downloaded;  /* completions counted (scrape "downloaded") */
+    uint32_t qwin, qfull; /* seeds at their handout quota in window qwin */
+    uint64_t hash;        /* keyed hash of info_hash: home slot in the swarm table */
+    uint64_t max_left;    /* largest left ever announced: "nothing yet" */
     ts_peer *peers;
-    uint32_t *idx;          /* position + 1, 0 = free; idx_mask + 1 slots */
+    uint32_t *idx; /* position + 1, 0 = free; idx_mask + 1 slots */
     uint32_t idx_mask;
 } ts_swarm;
 
@@ -61,14 +61,14 @@ typedef struct ts_fy_slot {
 } ts_fy_slot;
 
 struct sh_tstore {
-    sh_tstore_config cfg;   /* defaults resolved */
+    sh_tstore_config cfg; /* defaults resolved */
     sh_sipkey key;
     sh_rng rng;
 
-    ts_swarm **tab;         /* swarm table, tab_mask + 1 slots */
+    ts_swarm **tab; /* swarm table, tab_mask + 1 slots */
     uint32_t tab_mask, nswarms;
 
-    uint8_t (*allow)[20];   /* private mode allow-list: open addressing */
+    uint8_t (*allow)[20]; /* private mode allow-list: open addressing */
     uint8_t *allow_used;
     uint32_t allow_mask, nallow;
 
@@ -109,16 +109,15 @@ size_t sh_ts_mem_bytes(const sh_tstore *t);
 /* ---- tstore_policy.c ---- */
 
 typedef struct ts_asker {
-    uint32_t pos;            /* its own entry, never handed to it */
-    const uint8_t *peer_id;  /* another entry with this id is it too */
+    uint32_t pos;           /* its own entry, never handed to it */
+    const uint8_t *peer_id; /* another entry with this id is it too */
     uint8_t family;
     bool want_v6;
-    uint32_t now_s, window;  /* seconds; handout window number */
+    uint32_t now_s, window; /* seconds; handout window number */
 } ts_asker;
 
 /* Fills out with up to want peers of s chosen for asker a; returns how many. */
-uint32_t sh_ts_select(sh_tstore *t, ts_swarm *s, const ts_asker *a, uint32_t want,
-                      sh_tpeer *out);
+uint32_t sh_ts_select(sh_tstore *t, ts_swarm *s, const ts_asker *a, uint32_t want, sh_tpeer *out);
 /* True if the peer has not announced within two intervals. */
 bool sh_ts_stale(const sh_tstore *t, const ts_peer *p, uint32_t now_s);
 

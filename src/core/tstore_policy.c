@@ -62,7 +62,8 @@ static void fy_reset(sh_tstore *t)
 static ts_fy_slot *fy_lookup(sh_tstore *t, uint32_t key)
 {
     uint32_t i = (key * 2654435761u) >> 21 & FY_MASK;
-    while (t->fy[i].gen == t->fy_gen && t->fy[i].key != key) i = (i + 1) & FY_MASK;
+    while (t->fy[i].gen == t->fy_gen && t->fy[i].key != key)
+        i = (i + 1) & FY_MASK;
     return &t->fy[i];
 }
 
@@ -150,8 +151,7 @@ static uint32_t sample(sh_tstore *t, ts_swarm *s, int cls, const ts_asker *a, bo
     return got;
 }
 
-uint32_t sh_ts_select(sh_tstore *t, ts_swarm *s, const ts_asker *a, uint32_t want,
-                      sh_tpeer *out)
+uint32_t sh_ts_select(sh_tstore *t, ts_swarm *s, const ts_asker *a, uint32_t want, sh_tpeer *out)
 {
     if (want > SH_NUMWANT_MAX) want = SH_NUMWANT_MAX; /* keeps the scratch map's bound */
     int own = a->pos < s->n ? sh_ts_class_of(s, a->pos) : -1;

@@ -21,7 +21,8 @@
 static uint32_t table_size(uint32_t n)
 {
     uint64_t want = (uint64_t)n * 2, size = MIN_TABLE;
-    while (size < want) size *= 2;
+    while (size < want)
+        size *= 2;
     return size > (1ull << 31) ? 0 : (uint32_t)size;
 }
 
@@ -59,7 +60,8 @@ static void swarm_free(ts_swarm *s)
 
 void sh_ts_tables_free(sh_tstore *t)
 {
-    for (uint32_t i = 0; t->tab && i <= t->tab_mask; i++) swarm_free(t->tab[i]);
+    for (uint32_t i = 0; t->tab && i <= t->tab_mask; i++)
+        swarm_free(t->tab[i]);
     free(t->tab);
     free(t->allow);
     free(t->allow_used);
@@ -82,7 +84,8 @@ ts_swarm *sh_ts_swarm_find(const sh_tstore *t, const uint8_t ih[20], uint32_t *s
 static void tab_put(ts_swarm **tab, uint32_t mask, ts_swarm *s)
 {
     uint32_t i = (uint32_t)s->hash & mask;
-    while (tab[i]) i = (i + 1) & mask;
+    while (tab[i])
+        i = (i + 1) & mask;
     tab[i] = s;
 }
 
@@ -98,6 +101,7 @@ static int tab_grow(sh_tstore *t)
     free(t->tab);
     t->tab = nt;
     t->tab_mask = size - 1;
+    t->exp_pos = 0; /* the expiry cursor now names another slot: start that swarm afresh */
     return 0;
 }
 
@@ -138,7 +142,8 @@ void sh_ts_swarm_del(sh_tstore *t, uint32_t slot)
 static uint32_t allow_slot(const sh_tstore *t, const uint8_t ih[20])
 {
     uint32_t i = (uint32_t)ih_hash(t, ih) & t->allow_mask;
-    while (t->allow_used[i] && memcmp(t->allow[i], ih, 20) != 0) i = (i + 1) & t->allow_mask;
+    while (t->allow_used[i] && memcmp(t->allow[i], ih, 20) != 0)
+        i = (i + 1) & t->allow_mask;
     return i;
 }
 
@@ -219,7 +224,8 @@ uint32_t sh_ts_peer_find(const sh_tstore *t, const ts_swarm *s, const sh_addr *a
 static void idx_put(uint32_t *idx, uint32_t mask, uint32_t hash, uint32_t pos)
 {
     uint32_t i = hash & mask;
-    while (idx[i]) i = (i + 1) & mask;
+    while (idx[i])
+        i = (i + 1) & mask;
     idx[i] = pos + 1;
 }
 
@@ -227,7 +233,8 @@ static void idx_put(uint32_t *idx, uint32_t mask, uint32_t hash, uint32_t pos)
 static uint32_t idx_slot(const ts_swarm *s, uint32_t pos)
 {
     uint32_t i = s->peers[pos].hash & s->idx_mask;
-    while (s->idx[i] != pos + 1) i = (i + 1) & s->idx_mask;
+    while (s->idx[i] != pos + 1)
+        i = (i + 1) & s->idx_mask;
     return i;
 }
 
@@ -255,7 +262,8 @@ static int resize(ts_swarm *s, uint32_t cap)
         free(idx);
         return SH_ENOMEM;
     }
-    for (uint32_t i = 0; i < s->n; i++) idx_put(idx, size - 1, peers[i].hash, i);
+    for (uint32_t i = 0; i < s->n; i++)
+        idx_put(idx, size - 1, peers[i].hash, i);
     free(s->idx);
     s->peers = peers;
     s->cap = cap;
@@ -269,7 +277,8 @@ static int resize(ts_swarm *s, uint32_t cap)
 uint32_t sh_ts_region_start(const ts_swarm *s, int cls)
 {
     uint32_t start = 0;
-    for (int c = 0; c < cls; c++) start += s->cnt[c];
+    for (int c = 0; c < cls; c++)
+        start += s->cnt[c];
     return start;
 }
 

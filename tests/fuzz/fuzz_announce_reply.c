@@ -26,7 +26,8 @@ static void check_same(const sh_announce_reply *a, const sh_announce_reply *b, b
     for (uint32_t i = 0; ids && i < a->num_peers; i++) {
         CHECK(sh_addr_eq(&a->peers[i].addr, &b->peers[i].addr));
         CHECK(a->peers[i].has_peer_id == b->peers[i].has_peer_id);
-        if (a->peers[i].has_peer_id) CHECK(memcmp(a->peers[i].peer_id, b->peers[i].peer_id, 20) == 0);
+        if (a->peers[i].has_peer_id)
+            CHECK(memcmp(a->peers[i].peer_id, b->peers[i].peer_id, 20) == 0);
     }
 }
 

@@ -334,3 +334,18 @@ def test_every_help(run_shoal, cwd):
         rc, out2, _ = run_shoal(name, "-h", cwd=cwd)
         assert rc == 0 and out2 == out
     assert os.listdir(cwd) == []
+
+
+def test_create_only_empty_files(run_shoal, cwd, make_tmp_dir, scaled):
+    d = make_tmp_dir("empties")
+    (d / "a").write_bytes(b"")
+    (d / "b").write_bytes(b"")
+    rejected(run_shoal, cwd, scaled, "create", d, pattern=r"nothing to hash: every file is empty",
+             cmd="create")
+    rejected(run_shoal, cwd, scaled, "create", d / "a",
+             pattern=r"nothing to hash: every file is empty", cmd="create")
+
+
+def test_create_root_is_slash(run_shoal, cwd, scaled):
+    rejected(run_shoal, cwd, scaled, "create", "/", pattern=r"cannot name a torrent after '/'",
+             cmd="create")

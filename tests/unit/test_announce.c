@@ -57,7 +57,8 @@ static void test_parse_happy(void **st)
 {
     (void)st;
     sh_announce_req r = ok(BASEQ "&ip=6.6.6.6&foo=bar&&=&x");
-    for (int i = 0; i < 20; i++) assert_int_equal(r.info_hash[i], i);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(r.info_hash[i], i);
     assert_memory_equal(r.peer_id, "-SH0001-+abcdefghijk", 20); /* '+' stays '+' */
     assert_int_equal(r.addr.family, 4);
     assert_memory_equal(r.addr.ip, remote4.ip, 4); /* never the ip= parameter */
@@ -121,7 +122,8 @@ static void test_parse_ids(void **st)
         "bad escape in peer_id");
     /* a long info_hash of 100 escaped bytes */
     char big[600] = "info_hash=";
-    for (int i = 0; i < 100; i++) strcat(big, "%41");
+    for (int i = 0; i < 100; i++)
+        strcat(big, "%41");
     strcat(big, tail);
     bad(big, "info_hash must be 20 bytes");
 }
@@ -130,8 +132,8 @@ static void test_parse_numbers(void **st)
 {
     (void)st;
     char q[1024];
-    const char *bad_ports[] = {"0", "65536", "12a", "", "-1", "+1", " 1", "1 ", "0x10",
-                               "99999999999999999999999999", "%"};
+    const char *bad_ports[] = {
+        "0", "65536", "12a", "", "-1", "+1", " 1", "1 ", "0x10", "99999999999999999999999999", "%"};
     for (size_t i = 0; i < sizeof bad_ports / sizeof bad_ports[0]; i++) {
         snprintf(q, sizeof q, "port=%s&%s", bad_ports[i], BASEQ); /* first port wins */
         bad(q, "invalid port");
@@ -145,8 +147,8 @@ static void test_parse_numbers(void **st)
     assert_true(ok(q).left == 3);
     snprintf(q, sizeof q, "left=18446744073709551615&%s", BASEQ);
     assert_true(ok(q).left == UINT64_MAX);
-    const char *bad_nums[] = {"18446744073709551616", "99999999999999999999", "-1",
-                              "1e5",                  "",                     "1.0"};
+    const char *bad_nums[] = {
+        "18446744073709551616", "99999999999999999999", "-1", "1e5", "", "1.0"};
     const char *fields[] = {"uploaded", "downloaded", "left"};
     char want[64];
     for (size_t f = 0; f < 3; f++) {
@@ -330,7 +332,8 @@ static void test_roundtrip_dict(void **st)
     sh_announce_reply_free(&out);
     out = roundtrip(&in, false, true, 0);
     assert_int_equal(out.num_peers, 3);
-    for (int i = 0; i < 3; i++) assert_false(out.peers[i].has_peer_id);
+    for (int i = 0; i < 3; i++)
+        assert_false(out.peers[i].has_peer_id);
     sh_announce_reply_free(&out);
 
     /* a failure answer: SH_ETRACKER with the reason, no peers */
@@ -369,14 +372,14 @@ static void test_decode_hostile(void **st)
     sh_announce_reply r;
     /* dictionary peers: bad entries are skipped, good ones kept */
     const char body[] = "d8:intervali-5e5:peersl"
-                        "d2:ip11:example.com4:porti1ee"       /* not an IP literal */
-                        "d2:ip8:10.0.0.14:porti0ee"           /* port 0 */
-                        "d2:ip8:10.0.0.14:porti70000ee"       /* port too big */
-                        "d4:porti5ee"                         /* no ip */
-                        "i5e"                                 /* not a dict */
+                        "d2:ip11:example.com4:porti1ee"           /* not an IP literal */
+                        "d2:ip8:10.0.0.14:porti0ee"               /* port 0 */
+                        "d2:ip8:10.0.0.14:porti70000ee"           /* port too big */
+                        "d4:porti5ee"                             /* no ip */
+                        "i5e"                                     /* not a dict */
                         "d2:ip8:10.0.0.27:peer id3:abc4:porti7ee" /* short peer id: kept */
-                        "d2:ip7:fe80::14:porti8ee"            /* IPv6 text */
-                        "d2:ip9:10.0.0.3x4:porti9ee"          /* junk after the address */
+                        "d2:ip7:fe80::14:porti8ee"                /* IPv6 text */
+                        "d2:ip9:10.0.0.3x4:porti9ee"              /* junk after the address */
                         "ee";
     assert_int_equal(decode_s(body, sizeof body - 1, &r), 0);
     assert_int_equal(r.interval, 0); /* negative clamped */
@@ -550,12 +553,18 @@ static void test_url_all_bytes(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_happy),        cmocka_unit_test(test_parse_missing),
-        cmocka_unit_test(test_parse_ids),          cmocka_unit_test(test_parse_numbers),
-        cmocka_unit_test(test_parse_numwant_event), cmocka_unit_test(test_parse_limits_and_v6),
-        cmocka_unit_test(test_roundtrip_compact),  cmocka_unit_test(test_roundtrip_dict),
-        cmocka_unit_test(test_failure_encode),     cmocka_unit_test(test_decode_hostile),
-        cmocka_unit_test(test_scrape),             cmocka_unit_test(test_url_shapes),
+        cmocka_unit_test(test_parse_happy),
+        cmocka_unit_test(test_parse_missing),
+        cmocka_unit_test(test_parse_ids),
+        cmocka_unit_test(test_parse_numbers),
+        cmocka_unit_test(test_parse_numwant_event),
+        cmocka_unit_test(test_parse_limits_and_v6),
+        cmocka_unit_test(test_roundtrip_compact),
+        cmocka_unit_test(test_roundtrip_dict),
+        cmocka_unit_test(test_failure_encode),
+        cmocka_unit_test(test_decode_hostile),
+        cmocka_unit_test(test_scrape),
+        cmocka_unit_test(test_url_shapes),
         cmocka_unit_test(test_url_all_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

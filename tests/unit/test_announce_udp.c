@@ -106,8 +106,10 @@ static void test_announce_request(void **st)
     /* numwant: -1 → default, huge → capped, 0 stays 0 */
     struct {
         uint32_t wire, want;
-    } nw[] = {{0xffffffffu, SH_NUMWANT_DEFAULT}, {0x80000000u, SH_NUMWANT_DEFAULT},
-              {1000000000u, SH_NUMWANT_MAX},     {0, 0},
+    } nw[] = {{0xffffffffu, SH_NUMWANT_DEFAULT},
+              {0x80000000u, SH_NUMWANT_DEFAULT},
+              {1000000000u, SH_NUMWANT_MAX},
+              {0, 0},
               {200, 200}};
     for (size_t i = 0; i < sizeof nw / sizeof nw[0]; i++) {
         r.numwant = nw[i].wire;
@@ -138,7 +140,8 @@ static void test_scrape_request(void **st)
     uint8_t pkt[16 + 9 * 20];
     memset(pkt, 0, sizeof pkt);
     pkt[11] = SH_UDP_SCRAPE;
-    for (int i = 0; i < 9 * 20; i++) pkt[16 + i] = (uint8_t)i;
+    for (int i = 0; i < 9 * 20; i++)
+        pkt[16 + i] = (uint8_t)i;
     sh_udp_msg m;
     assert_int_equal(srv_decode(pkt, 16 + 2 * 20, &remote4, &m), 0);
     assert_int_equal(m.num_hashes, 2);
@@ -244,7 +247,8 @@ static void test_many_peers_capped(void **st)
     size_t n = 20 + 3000 * 6;
     uint8_t *ans = calloc(1, n);
     ans[3] = SH_UDP_ANNOUNCE;
-    for (size_t i = 20; i < n; i += 6) ans[i + 5] = 1; /* port 1 */
+    for (size_t i = 20; i < n; i += 6)
+        ans[i + 5] = 1; /* port 1 */
     sh_announce_reply out;
     uint32_t action;
     assert_int_equal(sh_udp_reply_decode(ans, n, 0, 4, &action, NULL, &out), 0);
@@ -290,9 +294,9 @@ static void test_conn_ids(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_connect),       cmocka_unit_test(test_announce_request),
+        cmocka_unit_test(test_connect),        cmocka_unit_test(test_announce_request),
         cmocka_unit_test(test_scrape_request), cmocka_unit_test(test_announce_reply),
-        cmocka_unit_test(test_error_reply),   cmocka_unit_test(test_many_peers_capped),
+        cmocka_unit_test(test_error_reply),    cmocka_unit_test(test_many_peers_capped),
         cmocka_unit_test(test_conn_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

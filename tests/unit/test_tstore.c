@@ -18,8 +18,8 @@
 
 #include "core/tstore_int.h"
 
-#define I 30u          /* interval used throughout */
-#define SIZE 1000000u  /* "left" of an empty leecher */
+#define I 30u         /* interval used throughout */
+#define SIZE 1000000u /* "left" of an empty leecher */
 
 static sh_tstore *mkstore(uint64_t seed, sh_tstore_config *over)
 {
@@ -99,7 +99,8 @@ static void test_siphash_vectors(void **st)
     /* the reference vectors: key 00..0f, message 00..(n-1) */
     sh_sipkey k = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
     uint8_t m[20];
-    for (int i = 0; i < 20; i++) m[i] = (uint8_t)i;
+    for (int i = 0; i < 20; i++)
+        m[i] = (uint8_t)i;
     assert_true(sh_siphash(&k, m, 0) == 0x726fdb47dd0e0e31ull);
     assert_true(sh_siphash(&k, m, 15) == 0xa129ca6149be45e5ull);
     assert_true(sh_siphash(&k, m, 16) == 0x3f2acc7f57c29bdbull);
@@ -112,7 +113,8 @@ static void test_counts(void **st)
     sh_tstore *t = mkstore(1, NULL);
     join(t, 7, 1, 0, 0);
     join(t, 7, 2, 0, 0);
-    for (uint32_t n = 3; n <= 5; n++) join(t, 7, n, SIZE, 0);
+    for (uint32_t n = 3; n <= 5; n++)
+        join(t, 7, n, SIZE, 0);
     join(t, 8, 1, SIZE, 0); /* the same host in another swarm */
     sh_announce_req r = mkreq(7, 6, 10, SH_TEV_NONE, 50);
     sh_announce_reply rep = ann(t, &r, SH_SEC(1));
@@ -159,16 +161,20 @@ static void test_expiry(void **st)
     join(t, 1, 1, SIZE, 0);
     join(t, 1, 2, SIZE, 0);
     join(t, 1, 2, SIZE, SH_SEC(I)); /* peer 2 announces again one interval later */
-    for (int k = 0; k < 3; k++) sh_tstore_expire(t, SH_SEC(2 * I));
+    for (int k = 0; k < 3; k++)
+        sh_tstore_expire(t, SH_SEC(2 * I));
     assert_true(stats(t).peers == 2); /* two intervals: not yet */
-    for (int k = 0; k < 3; k++) sh_tstore_expire(t, SH_SEC(2 * I + 1));
+    for (int k = 0; k < 3; k++)
+        sh_tstore_expire(t, SH_SEC(2 * I + 1));
     assert_true(stats(t).peers == 1); /* peer 1 missed two intervals */
     assert_int_equal(scrape(t, 1).incomplete, 1);
-    for (int k = 0; k < 3; k++) sh_tstore_expire(t, SH_SEC(3 * I + 1));
+    for (int k = 0; k < 3; k++)
+        sh_tstore_expire(t, SH_SEC(3 * I + 1));
     assert_int_equal(stats(t).swarms, 0); /* the empty swarm goes too */
 
     /* bounded work: 5000 stale peers take several calls */
-    for (uint32_t n = 0; n < 5000; n++) join(t, 2 + n % 3, n, SIZE, SH_SEC(100));
+    for (uint32_t n = 0; n < 5000; n++)
+        join(t, 2 + n % 3, n, SIZE, SH_SEC(100));
     sh_tstore_expire(t, SH_SEC(1000));
     uint64_t left = stats(t).peers;
     assert_true(left >= 5000 - 1024 && left < 5000);
@@ -236,7 +242,8 @@ static void test_asker_and_numwant(void **st)
 {
     (void)st;
     sh_tstore *t = mkstore(5, NULL);
-    for (uint32_t n = 1; n <= 5; n++) join(t, 1, n, n == 1 ? 0 : SIZE - n, 0);
+    for (uint32_t n = 1; n <= 5; n++)
+        join(t, 1, n, n == 1 ? 0 : SIZE - n, 0);
     /* the same peer id from another port is the asker too */
     sh_announce_req twin = mkreq(1, 3, SIZE, SH_TEV_STARTED, 0);
     twin.addr.port = 9999;
@@ -378,8 +385,10 @@ static void test_policy_origin_quota(void **st)
     sh_tstore *t = mkstore(9, NULL);
     /* window 0: everyone announces once, so the swarm knows the full size */
     join(t, 1, 0, 0, 0);
-    for (uint32_t n = 21; n <= 100; n++) join(t, 1, n, SIZE, 0);
-    for (uint32_t n = 1; n <= 20; n++) join(t, 1, n, SIZE / 2, 0);
+    for (uint32_t n = 21; n <= 100; n++)
+        join(t, 1, n, SIZE, 0);
+    for (uint32_t n = 1; n <= 20; n++)
+        join(t, 1, n, SIZE / 2, 0);
     /* window 1: 100 leechers ask for 10 each */
     uint32_t seed_handouts = 0;
     for (uint32_t n = 1; n <= 100; n++) {
@@ -419,10 +428,11 @@ static void test_policy_quota_turnover(void **st)
     (void)st;
     sh_tstore_config c = {.origin_handouts = 1};
     sh_tstore *t = mkstore(13, &c);
-    join(t, 1, 10, SIZE, 0);     /* empty: sets the full size */
-    join(t, 1, 1, 0, 0);         /* seed A */
-    join(t, 1, 2, SIZE / 2, 0);  /* a holder */
-    for (uint32_t n = 11; n <= 13; n++) join(t, 1, n, SIZE, 0);
+    join(t, 1, 10, SIZE, 0);    /* empty: sets the full size */
+    join(t, 1, 1, 0, 0);        /* seed A */
+    join(t, 1, 2, SIZE / 2, 0); /* a holder */
+    for (uint32_t n = 11; n <= 13; n++)
+        join(t, 1, n, SIZE, 0);
     sh_announce_req r = mkreq(1, 11, SIZE, SH_TEV_NONE, 1);
     assert_int_equal(peer_no(&ann(t, &r, SH_SEC(1)).peers[0]), 1);
     r = mkreq(1, 12, SIZE, SH_TEV_NONE, 1);
@@ -454,7 +464,8 @@ static void test_policy_no_holders(void **st)
 
 static uint32_t uf_find(uint32_t *parent, uint32_t x)
 {
-    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    while (parent[x] != x)
+        x = parent[x] = parent[parent[x]];
     return x;
 }
 
@@ -477,7 +488,8 @@ static void check_connected(uint64_t seed, uint32_t holder_pct)
         join(t, 1, n, SIZE, 0);
     }
     uint32_t parent[N + 1];
-    for (uint32_t i = 0; i <= N; i++) parent[i] = i;
+    for (uint32_t i = 0; i <= N; i++)
+        parent[i] = i;
     for (uint32_t n = 1; n <= N; n++) {
         sh_announce_req r = mkreq(1, n, left[n], SH_TEV_NONE, 20);
         sh_announce_reply rep = ann(t, &r, SH_SEC(I));
@@ -489,7 +501,8 @@ static void check_connected(uint64_t seed, uint32_t holder_pct)
     }
     uint32_t root = uf_find(parent, 1);
     for (uint32_t n = 1; n <= N; n++)
-        if (uf_find(parent, n) != root) fail_msg("seed %llu: peer %u cut off", (unsigned long long)seed, n);
+        if (uf_find(parent, n) != root)
+            fail_msg("seed %llu: peer %u cut off", (unsigned long long)seed, n);
     sh_tstore_free(t);
 }
 
@@ -509,7 +522,8 @@ static void test_determinism(void **st)
     sh_tpeer out[3][40];
     for (int k = 0; k < 3; k++) {
         sh_tstore *t = mkstore(k < 2 ? 42 : 43, NULL);
-        for (uint32_t n = 0; n < 300; n++) join(t, 1, n, n % 3 ? SIZE : SIZE / 2, 0);
+        for (uint32_t n = 0; n < 300; n++)
+            join(t, 1, n, n % 3 ? SIZE : SIZE / 2, 0);
         sh_announce_reply rep;
         sh_announce_req r = mkreq(1, 7, SIZE, SH_TEV_NONE, 40);
         assert_int_equal(sh_tstore_announce(t, &r, SH_SEC(1), &rep, out[k], 40), 0);
@@ -543,7 +557,8 @@ static void test_churn(void **st)
     assert_true(stats(t).peers == count);
     for (uint32_t s = 0; s < 64; s++) {
         uint32_t in = 0;
-        for (uint32_t n = 0; n < 64; n++) in += present[s][n];
+        for (uint32_t n = 0; n < 64; n++)
+            in += present[s][n];
         assert_int_equal(scrape(t, s).incomplete, in);
     }
     check_consistent(t);
@@ -588,8 +603,9 @@ static void test_big_store(void **st)
     double dt = secs_since(&t0);
     assert_true(handed == (uint64_t)ANN * 50);
     size_t bytes = sh_ts_mem_bytes(t);
-    printf("tstore: %u peers inserted in %.3f s; %u announces (numwant 50) in %.3f s = %.2f us each\n",
-           N, fill, ANN, dt, dt * 1e6 / ANN);
+    printf(
+        "tstore: %u peers inserted in %.3f s; %u announces (numwant 50) in %.3f s = %.2f us each\n",
+        N, fill, ANN, dt, dt * 1e6 / ANN);
     printf("tstore: %zu bytes of tables = %.1f bytes/peer (peer entry %zu B, index slot %zu B);"
            " malloc arena grew %.1f bytes/peer\n",
            bytes, (double)bytes / N, sizeof(ts_peer), sizeof(uint32_t),
