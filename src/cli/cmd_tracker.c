@@ -312,6 +312,10 @@ static int serve(tracker_args *a)
     sh_errinfo ei = {{0}, 0};
     int code = EXIT_FAIL, rc = sh_loop_new(&loop);
     if (rc) return cli_cmd_error(EXIT_FAIL, CMD, "event loop: %s", sh_strerror(rc));
+    /* A shell starts background jobs with SIGINT ignored, and an ignored
+     * signal never reaches the signalfd: take both back explicitly. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (sh_loop_signal(loop, SIGINT, on_signal, NULL) ||
         sh_loop_signal(loop, SIGTERM, on_signal, NULL)) {
         cli_cmd_error(EXIT_FAIL, CMD, "cannot watch SIGINT/SIGTERM");

@@ -100,12 +100,30 @@ int tr_announce(sh_tracker *t, tr_proto p, const sh_announce_req *req, sh_time n
     return SH_ETRACKER;
 }
 
+/* sh_tstore_expire examines a bounded slice (about a thousand peers) per
+ * call. Call it often enough that the whole store is swept about twice per
+ * interval, however many peers there are, but never more than a few
+ * milliseconds' worth per tick. */
+#define EXPIRE_SLICE 1024u
+#define EXPIRE_MAX_CALLS 64u
+
+static unsigned expire_calls(const sh_tracker *t)
+{
+    sh_tstore_stats st;
+    sh_tstore_stats_get(t->store, &st);
+    uint64_t interval = t->cfg.store.interval ? t->cfg.store.interval : 30;
+    uint64_t ticks = interval * (SH_SEC(1) / EXPIRE_EVERY) / 2; /* per half interval */
+    uint64_t per_tick = st.peers / (ticks ? ticks : 1) + 1;
+    uint64_t calls = (per_tick + EXPIRE_SLICE - 1) / EXPIRE_SLICE;
+    return calls > EXPIRE_MAX_CALLS ? EXPIRE_MAX_CALLS : calls < 1 ? 1 : (unsigned)calls;
+}
+
 static void on_expire(sh_loop *l, uint64_t id, void *ud)
 {
     sh_tracker *t = ud;
     (void)id;
     sh_time now = sh_loop_now(l);
-    sh_tstore_expire(t->store, now);
+    for (unsigned i = expire_calls(t); i > 0; i--) sh_tstore_expire(t->store, now);
     ring_advance(t, now);
     t->expire_timer = sh_loop_timer(l, now + EXPIRE_EVERY, on_expire, t);
 }
