@@ -102,8 +102,9 @@ static int add_addr(sh_addr *list, unsigned *n, const char *opt, const char *val
     if (*n >= SH_TRACKER_MAX_LISTEN)
         return cli_usage_error(CMD, "at most %d %s addresses", SH_TRACKER_MAX_LISTEN, opt);
     if (parse_listen(val, &list[*n]))
-        return cli_usage_error(CMD, "%s '%s': expected ADDR:PORT, e.g. 127.0.0.1:6969 or "
-                                    "[::1]:6969",
+        return cli_usage_error(CMD,
+                               "%s '%s': expected ADDR:PORT, e.g. 127.0.0.1:6969 or "
+                               "[::1]:6969",
                                opt, val);
     (*n)++;
     return -1;
@@ -112,40 +113,63 @@ static int add_addr(sh_addr *list, unsigned *n, const char *opt, const char *val
 static int number(const char *opt, const char *val, uint32_t lo, uint32_t hi, uint32_t *out)
 {
     if (parse_u32(val, lo, hi, out))
-        return cli_usage_error(CMD, "%s '%s': expected a whole number from %u to %u", opt, val,
-                               lo, hi);
+        return cli_usage_error(CMD, "%s '%s': expected a whole number from %u to %u", opt, val, lo,
+                               hi);
     return -1;
 }
 
 enum {
-    O_UDP = 256, O_INTERVAL, O_PRIVATE, O_ALLOW, O_MAX_PEERS, O_MAX_SWARMS, O_SWARM_PEERS,
-    O_IP_RATE, O_MAX_CONNS, O_CONNS_IP, O_LOG, O_JSON_LOG,
+    O_UDP = 256,
+    O_INTERVAL,
+    O_PRIVATE,
+    O_ALLOW,
+    O_MAX_PEERS,
+    O_MAX_SWARMS,
+    O_SWARM_PEERS,
+    O_IP_RATE,
+    O_MAX_CONNS,
+    O_CONNS_IP,
+    O_LOG,
+    O_JSON_LOG,
 };
 
 static int one_option(int c, const char *val, tracker_args *a)
 {
     sh_tracker_config *cfg = &a->cfg;
     switch (c) {
-    case 'l': return add_addr(cfg->http, &cfg->n_http, "--listen", val);
-    case O_UDP: return add_addr(cfg->udp, &cfg->n_udp, "--udp", val);
-    case O_INTERVAL: return number("--interval", val, 1, 86400, &cfg->store.interval);
-    case O_PRIVATE: cfg->store.private_mode = true; return -1;
+    case 'l':
+        return add_addr(cfg->http, &cfg->n_http, "--listen", val);
+    case O_UDP:
+        return add_addr(cfg->udp, &cfg->n_udp, "--udp", val);
+    case O_INTERVAL:
+        return number("--interval", val, 1, 86400, &cfg->store.interval);
+    case O_PRIVATE:
+        cfg->store.private_mode = true;
+        return -1;
     case O_ALLOW:
         a->allow_file = val;
         cfg->store.private_mode = true;
         return -1;
-    case O_MAX_PEERS: return number("--max-peers", val, 1, 100000000, &cfg->store.max_peers_total);
-    case O_MAX_SWARMS: return number("--max-swarms", val, 1, 10000000, &cfg->store.max_swarms);
+    case O_MAX_PEERS:
+        return number("--max-peers", val, 1, 100000000, &cfg->store.max_peers_total);
+    case O_MAX_SWARMS:
+        return number("--max-swarms", val, 1, 10000000, &cfg->store.max_swarms);
     case O_SWARM_PEERS:
         return number("--max-swarm-peers", val, 1, 10000000, &cfg->store.max_peers_swarm);
-    case O_IP_RATE: return number("--ip-rate", val, 0, 10000000, &cfg->ip_rate);
-    case O_MAX_CONNS: return number("--max-conns", val, 1, 1000000, &cfg->max_conns);
-    case O_CONNS_IP: return number("--conns-per-ip", val, 1, 1000000, &cfg->max_conns_per_ip);
+    case O_IP_RATE:
+        return number("--ip-rate", val, 0, 10000000, &cfg->ip_rate);
+    case O_MAX_CONNS:
+        return number("--max-conns", val, 1, 1000000, &cfg->max_conns);
+    case O_CONNS_IP:
+        return number("--conns-per-ip", val, 1, 1000000, &cfg->max_conns_per_ip);
     case O_LOG:
         if (cli_set_log_level(val)) return cli_usage_error(CMD, "unknown --log-level '%s'", val);
         return -1;
-    case O_JSON_LOG: a->json_log = true; return -1;
-    default: return cli_usage_error(CMD, "unknown option");
+    case O_JSON_LOG:
+        a->json_log = true;
+        return -1;
+    default:
+        return cli_usage_error(CMD, "unknown option");
     }
 }
 
@@ -176,9 +200,13 @@ static int parse_args(int argc, char **argv, tracker_args *a)
     while ((c = getopt_long(argc, argv, ":hl:", opts, NULL)) != -1) {
         int rc;
         switch (c) {
-        case 'h': usage(stdout); return EXIT_OK;
-        case ':': return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
-        case '?': return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case ':':
+            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        case '?':
+            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         default:
             rc = one_option(c, optarg, a);
             if (rc >= 0) return rc;
@@ -210,8 +238,10 @@ static bool is_space(char c)
 /* One line: blank, a comment, or 40 hex digits. 0, 1 (nothing), or -1. */
 static int allow_line(const char *p, size_t n, uint8_t hash[20])
 {
-    while (n && is_space(*p)) p++, n--;
-    while (n && is_space(p[n - 1])) n--;
+    while (n && is_space(*p))
+        p++, n--;
+    while (n && is_space(p[n - 1]))
+        n--;
     if (n == 0 || *p == '#') return 1;
     if (n != 40 || sh_unhex(p, n, hash, 20)) return -1;
     return 0;
@@ -226,8 +256,7 @@ static int load_allow(const char *path, uint8_t (**hashes)[20], size_t *count)
     int e;
     int rc = sh_readfile(path, ALLOW_FILE_MAX, &buf, &len, &e);
     if (rc == SH_ELIMIT)
-        return cli_cmd_error(EXIT_USAGE, CMD, "%s: larger than %u MiB", path,
-                             ALLOW_FILE_MAX >> 20);
+        return cli_cmd_error(EXIT_USAGE, CMD, "%s: larger than %u MiB", path, ALLOW_FILE_MAX >> 20);
     if (rc == SH_EIO) return cli_cmd_error(EXIT_USAGE, CMD, "%s: %s", path, strerror(e));
     if (rc) return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, sh_strerror(rc));
     /* At most one hash per 41 bytes (40 digits and a newline), plus one. */

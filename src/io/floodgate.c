@@ -14,17 +14,17 @@
 
 typedef struct fg_entry {
     uint8_t ip[16];
-    uint8_t family;  /* 0: empty */
-    sh_time tat;     /* theoretical arrival time of the next request */
+    uint8_t family; /* 0: empty */
+    sh_time tat;    /* theoretical arrival time of the next request */
 } fg_entry;
 
 struct sh_floodgate {
-    sh_time period;  /* ns per request */
-    sh_time slack;   /* (burst - 1) × period: how far tat may run ahead of now */
-    uint32_t sets;   /* a power of two */
+    sh_time period; /* ns per request */
+    sh_time slack;  /* (burst - 1) × period: how far tat may run ahead of now */
+    uint32_t sets;  /* a power of two */
     uint64_t k0, k1;
     uint64_t refused;
-    fg_entry *e;     /* sets × WAYS */
+    fg_entry *e; /* sets × WAYS */
 };
 
 static uint64_t load64(const uint8_t *p)
@@ -58,7 +58,8 @@ int sh_floodgate_new(uint32_t rate, uint32_t burst, uint32_t slots, const uint8_
     if (slots > (1u << 24)) return SH_EINVAL;
     if (!slots) slots = 65536;
     uint32_t sets = 1;
-    while (sets * WAYS < slots) sets <<= 1;
+    while (sets * WAYS < slots)
+        sets <<= 1;
     sh_floodgate *f = calloc(1, sizeof *f);
     if (!f) return SH_ENOMEM;
     f->e = calloc((size_t)sets * WAYS, sizeof *f->e);

@@ -30,7 +30,7 @@
 
 /* One HTTP request, made in the URI callback: the raw query, undecoded. */
 typedef struct tr_req {
-    bool seen;     /* the first call (headers parsed) has happened */
+    bool seen; /* the first call (headers parsed) has happened */
     bool answered;
     size_t qlen;
     char q[]; /* what followed '?', NUL-terminated */
@@ -107,8 +107,8 @@ static enum MHD_Result do_announce(sh_tracker *t, struct MHD_Connection *c, cons
     if (SH_LOG_ON(t->log, SH_LOG_DEBUG)) {
         char a[SH_ADDR_STRLEN], h[41];
         sh_log(t->log, SH_LOG_DEBUG, TR_COMPONENT, "http announce %s %s event %d: %u peers",
-               sh_addr_format(&req.addr, a, sizeof a), sh_hex(req.info_hash, 20, h),
-               (int)req.event, reply.num_peers);
+               sh_addr_format(&req.addr, a, sizeof a), sh_hex(req.info_hash, 20, h), (int)req.event,
+               reply.num_peers);
     }
     return respond_benc(c, MHD_HTTP_OK, &b);
 }
@@ -130,7 +130,8 @@ static enum MHD_Result do_scrape(sh_tracker *t, struct MHD_Connection *c, const 
         return respond_failure(c, MHD_HTTP_OK, "full scrape is disabled: give info_hash");
     }
     t->scrapes[TR_HTTP]++;
-    for (uint32_t i = 0; i < n; i++) sh_tstore_scrape(t->store, hashes[i], &e[i]);
+    for (uint32_t i = 0; i < n; i++)
+        sh_tstore_scrape(t->store, hashes[i], &e[i]);
     sh_bbuf b;
     sh_bbuf_init(&b);
     sh_http_scrape_encode(&b, e, n);
@@ -156,8 +157,8 @@ static int remote_addr(struct MHD_Connection *c, sh_addr *out)
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!ci || !ci->client_addr) return SH_EINVAL;
     const struct sockaddr *sa = ci->client_addr;
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+    socklen_t len =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     return sh_net_from_sockaddr(sa, len, out);
 }
 
@@ -184,8 +185,8 @@ static enum MHD_Result route(sh_tracker *t, struct MHD_Connection *c, const char
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **ctx)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **ctx)
 {
     tr_http *h = cls;
     sh_tracker *t = h->t;
@@ -259,7 +260,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
     sh_log(h->t->log, SH_LOG_DEBUG, TR_COMPONENT, "http: %s", msg);
 }
 
@@ -320,8 +322,8 @@ static struct MHD_Daemon *start_daemon(tr_http *h)
     return MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         MHD_OPTION_LISTEN_SOCKET, h->lfd, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, h, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        h, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONN_MEMORY, MHD_OPTION_END);
 }

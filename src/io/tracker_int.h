@@ -19,11 +19,11 @@ typedef enum tr_proto { TR_HTTP = 0, TR_UDP = 1, TR_NPROTO } tr_proto;
 
 /* Why a request got no normal answer (the label of _refused_total). */
 typedef enum tr_refusal {
-    TR_REF_RATE = 0,   /* over the per-address flood limit */
-    TR_REF_BAD,        /* malformed request */
-    TR_REF_CONN_ID,    /* UDP: forged or expired connection id */
-    TR_REF_DENIED,     /* the store refused: not allowed (private) */
-    TR_REF_FULL,       /* the store refused: swarm or tracker full */
+    TR_REF_RATE = 0, /* over the per-address flood limit */
+    TR_REF_BAD,      /* malformed request */
+    TR_REF_CONN_ID,  /* UDP: forged or expired connection id */
+    TR_REF_DENIED,   /* the store refused: not allowed (private) */
+    TR_REF_FULL,     /* the store refused: swarm or tracker full */
     TR_NREF
 } tr_refusal;
 
@@ -32,10 +32,10 @@ struct MHD_Daemon;
 typedef struct tr_http {
     sh_tracker *t;
     struct MHD_Daemon *d;
-    int epfd;        /* MHD's epoll fd, registered with the loop */
-    int lfd;         /* our listening socket, handed to MHD */
+    int epfd; /* MHD's epoll fd, registered with the loop */
+    int lfd;  /* our listening socket, handed to MHD */
     sh_addr bound;
-    uint64_t timer;  /* pending MHD timeout, 0 if none */
+    uint64_t timer; /* pending MHD timeout, 0 if none */
     sh_time timer_at;
 } tr_http;
 
@@ -69,7 +69,7 @@ struct sh_tracker {
     uint64_t scrapes[TR_NPROTO];
     uint64_t udp_connects;
     uint64_t refused[TR_NREF];
-    uint64_t http_conns;  /* open HTTP connections */
+    uint64_t http_conns; /* open HTTP connections */
 
     /* Announces per whole second, a ring indexed by second % size. */
     uint64_t ring[TR_RATE_WINDOW + 1];

@@ -34,8 +34,8 @@ static int random_bytes(void *buf, size_t n)
 
 const char *tr_refusal_name(tr_refusal why)
 {
-    static const char *const names[TR_NREF] = {"rate_limited", "bad_request",
-                                               "bad_connection_id", "not_allowed", "full"};
+    static const char *const names[TR_NREF] = {"rate_limited", "bad_request", "bad_connection_id",
+                                               "not_allowed", "full"};
     return (unsigned)why < TR_NREF ? names[why] : "other";
 }
 
@@ -58,7 +58,8 @@ static void ring_advance(sh_tracker *t, sh_time now)
     if (sec <= t->ring_sec) return;
     uint64_t steps = sec - t->ring_sec;
     if (steps > TR_RATE_WINDOW + 1) steps = TR_RATE_WINDOW + 1;
-    for (uint64_t i = 1; i <= steps; i++) t->ring[(t->ring_sec + i) % (TR_RATE_WINDOW + 1)] = 0;
+    for (uint64_t i = 1; i <= steps; i++)
+        t->ring[(t->ring_sec + i) % (TR_RATE_WINDOW + 1)] = 0;
     t->ring_sec = sec;
 }
 
@@ -78,9 +79,9 @@ double tr_announce_rate(sh_tracker *t, sh_time now)
  * which in its failure reason, and anything else counts as full. */
 static tr_refusal store_refusal(const sh_tracker *t, const char *failure)
 {
-    if (t->cfg.store.private_mode && (strstr(failure, "not authorized") ||
-                                      strstr(failure, "not allowed") ||
-                                      strstr(failure, "unregistered")))
+    if (t->cfg.store.private_mode &&
+        (strstr(failure, "not authorized") || strstr(failure, "not allowed") ||
+         strstr(failure, "unregistered")))
         return TR_REF_DENIED;
     return TR_REF_FULL;
 }
@@ -123,7 +124,8 @@ static void on_expire(sh_loop *l, uint64_t id, void *ud)
     sh_tracker *t = ud;
     (void)id;
     sh_time now = sh_loop_now(l);
-    for (unsigned i = expire_calls(t); i > 0; i--) sh_tstore_expire(t->store, now);
+    for (unsigned i = expire_calls(t); i > 0; i--)
+        sh_tstore_expire(t->store, now);
     ring_advance(t, now);
     t->expire_timer = sh_loop_timer(l, now + EXPIRE_EVERY, on_expire, t);
 }
@@ -142,8 +144,7 @@ static int make_core(sh_tracker *t, sh_errinfo *ei)
     return 0;
 }
 
-int sh_tracker_new(sh_loop *loop, const sh_tracker_config *cfg, sh_tracker **out,
-                   sh_errinfo *ei)
+int sh_tracker_new(sh_loop *loop, const sh_tracker_config *cfg, sh_tracker **out, sh_errinfo *ei)
 {
     if (!loop || !cfg || cfg->n_http > SH_TRACKER_MAX_LISTEN ||
         cfg->n_udp > SH_TRACKER_MAX_LISTEN || cfg->n_http + cfg->n_udp == 0)
@@ -180,8 +181,10 @@ void sh_tracker_free(sh_tracker *t)
 {
     if (!t) return;
     if (t->expire_timer) sh_loop_cancel(t->loop, t->expire_timer);
-    for (unsigned i = 0; i < t->n_http; i++) tr_http_stop(&t->http[i]);
-    for (unsigned i = 0; i < t->n_udp; i++) tr_udp_stop(&t->udp[i]);
+    for (unsigned i = 0; i < t->n_http; i++)
+        tr_http_stop(&t->http[i]);
+    for (unsigned i = 0; i < t->n_udp; i++)
+        tr_udp_stop(&t->udp[i]);
     sh_floodgate_free(t->flood);
     sh_tstore_free(t->store);
     free(t);
@@ -195,13 +198,15 @@ int sh_tracker_allow(sh_tracker *t, const uint8_t info_hash[20])
 unsigned sh_tracker_http_addrs(const sh_tracker *t, sh_addr *out, unsigned max)
 {
     unsigned n = 0;
-    for (; n < t->n_http && n < max; n++) out[n] = t->http[n].bound;
+    for (; n < t->n_http && n < max; n++)
+        out[n] = t->http[n].bound;
     return n;
 }
 
 unsigned sh_tracker_udp_addrs(const sh_tracker *t, sh_addr *out, unsigned max)
 {
     unsigned n = 0;
-    for (; n < t->n_udp && n < max; n++) out[n] = t->udp[n].bound;
+    for (; n < t->n_udp && n < max; n++)
+        out[n] = t->udp[n].bound;
     return n;
 }

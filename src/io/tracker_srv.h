@@ -27,24 +27,23 @@
 typedef struct sh_tracker_config {
     sh_addr http[SH_TRACKER_MAX_LISTEN]; /* HTTP listeners (port 0: ephemeral) */
     unsigned n_http;
-    sh_addr udp[SH_TRACKER_MAX_LISTEN];  /* UDP sockets */
+    sh_addr udp[SH_TRACKER_MAX_LISTEN]; /* UDP sockets */
     unsigned n_udp;
-    sh_tstore_config store;              /* caps, interval, private mode */
-    uint32_t ip_rate;                    /* requests/s per source address; 0: unlimited */
-    uint32_t ip_burst;                   /* 0 → 2 × ip_rate */
-    uint32_t flood_slots;                /* addresses remembered; 0 → 65536 */
-    uint32_t max_conns;                  /* HTTP connections in total; 0 → 4096 */
-    uint32_t max_conns_per_ip;           /* 0 → 64 */
-    uint32_t conn_timeout;               /* seconds an idle HTTP connection lives; 0 → 10 */
-    const sh_logger *log;                /* may be NULL */
+    sh_tstore_config store;    /* caps, interval, private mode */
+    uint32_t ip_rate;          /* requests/s per source address; 0: unlimited */
+    uint32_t ip_burst;         /* 0 → 2 × ip_rate */
+    uint32_t flood_slots;      /* addresses remembered; 0 → 65536 */
+    uint32_t max_conns;        /* HTTP connections in total; 0 → 4096 */
+    uint32_t max_conns_per_ip; /* 0 → 64 */
+    uint32_t conn_timeout;     /* seconds an idle HTTP connection lives; 0 → 10 */
+    const sh_logger *log;      /* may be NULL */
 } sh_tracker_config;
 
 typedef struct sh_tracker sh_tracker;
 
 /* Binds every listener and registers with the loop. On failure nothing is
  * left registered and ei names the address that failed. */
-int sh_tracker_new(sh_loop *loop, const sh_tracker_config *cfg, sh_tracker **out,
-                   sh_errinfo *ei);
+int sh_tracker_new(sh_loop *loop, const sh_tracker_config *cfg, sh_tracker **out, sh_errinfo *ei);
 /* Unregisters and frees everything (the loop may keep running). */
 void sh_tracker_free(sh_tracker *t);
 

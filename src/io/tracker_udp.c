@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #define BATCH 32
-#define PKT_MAX 2048   /* receive buffer; a datagram that does not fit is dropped */
-#define ROUNDS 8       /* batches per wake-up, so HTTP gets its turn under a flood */
+#define PKT_MAX 2048 /* receive buffer; a datagram that does not fit is dropped */
+#define ROUNDS 8     /* batches per wake-up, so HTTP gets its turn under a flood */
 /* UDP payload within a 1500-byte MTU after the IP and UDP headers. */
 #define PAYLOAD_V4 (1500u - 20u - 8u)
 #define PAYLOAD_V6 (1500u - 40u - 8u)
@@ -74,7 +74,8 @@ static size_t do_scrape(sh_tracker *t, const sh_udp_msg *m, uint8_t *out)
 {
     sh_scrape_entry e[SH_SCRAPE_MAX];
     uint32_t n = m->num_hashes < SH_SCRAPE_MAX ? m->num_hashes : SH_SCRAPE_MAX;
-    for (uint32_t i = 0; i < n; i++) sh_tstore_scrape(t->store, m->hashes[i], &e[i]);
+    for (uint32_t i = 0; i < n; i++)
+        sh_tstore_scrape(t->store, m->hashes[i], &e[i]);
     t->scrapes[TR_UDP]++;
     return sh_udp_scrape_reply(out, PAYLOAD_V4, m->txid, e, n);
 }

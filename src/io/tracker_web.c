@@ -125,8 +125,8 @@ char *tr_web_status_html(sh_tracker *t, sh_time now, size_t *len)
             "<tr><th>interval</th><td>%u s</td></tr>\n</table>\n",
             up, v.st.swarms, (unsigned long long)v.st.peers, (unsigned long long)v.st.seeders,
             (unsigned long long)v.st.leechers, (unsigned long long)v.st.completed,
-            (unsigned long long)v.announces, TR_RATE_WINDOW, v.rate,
-            (unsigned long long)v.scrapes, t->cfg.store.interval ? t->cfg.store.interval : 30);
+            (unsigned long long)v.announces, TR_RATE_WINDOW, v.rate, (unsigned long long)v.scrapes,
+            t->cfg.store.interval ? t->cfg.store.interval : 30);
     bprintf(&b, "<h2>swarms</h2>\n<table>\n<tr><th>info hash</th><th>seeders</th>"
                 "<th>leechers</th><th>completed</th></tr>\n");
     row_ctx rc = {&b, NULL, 0, false};
@@ -149,11 +149,10 @@ static void json_row(void *ud, const sh_scrape_entry *e)
     }
     rc->n++;
     char h[41];
-    json_array_append_new(rc->list, json_pack("{s:s, s:I, s:I, s:I}", "info_hash",
-                                              sh_hex(e->info_hash, 20, h), "seeders",
-                                              (json_int_t)e->complete, "leechers",
-                                              (json_int_t)e->incomplete, "completed",
-                                              (json_int_t)e->downloaded));
+    json_array_append_new(
+        rc->list, json_pack("{s:s, s:I, s:I, s:I}", "info_hash", sh_hex(e->info_hash, 20, h),
+                            "seeders", (json_int_t)e->complete, "leechers",
+                            (json_int_t)e->incomplete, "completed", (json_int_t)e->downloaded));
 }
 
 static json_t *json_refused(const sh_tracker *t)
@@ -175,14 +174,13 @@ char *tr_web_stats_json(sh_tracker *t, sh_time now, size_t *len)
     json_t *o = json_pack(
         "{s:s, s:f, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:f, "
         "s:{s:I, s:I}, s:I, s:o, s:I, s:o, s:b}",
-        "version", SHOAL_VERSION, "uptime_s", v.uptime, "started_unix",
-        (json_int_t)t->started_wall, "interval",
-        (json_int_t)(t->cfg.store.interval ? t->cfg.store.interval : 30), "private",
+        "version", SHOAL_VERSION, "uptime_s", v.uptime, "started_unix", (json_int_t)t->started_wall,
+        "interval", (json_int_t)(t->cfg.store.interval ? t->cfg.store.interval : 30), "private",
         (int)t->cfg.store.private_mode, "swarms", (json_int_t)v.st.swarms, "peers",
         (json_int_t)v.st.peers, "seeders", (json_int_t)v.st.seeders, "leechers",
-        (json_int_t)v.st.leechers, "completed", (json_int_t)v.st.completed, "announces",
-        "http", (json_int_t)t->announces[TR_HTTP], "udp", (json_int_t)t->announces[TR_UDP],
-        "total", (json_int_t)v.announces, "announces_per_s", v.rate, "scrapes", "http",
+        (json_int_t)v.st.leechers, "completed", (json_int_t)v.st.completed, "announces", "http",
+        (json_int_t)t->announces[TR_HTTP], "udp", (json_int_t)t->announces[TR_UDP], "total",
+        (json_int_t)v.announces, "announces_per_s", v.rate, "scrapes", "http",
         (json_int_t)t->scrapes[TR_HTTP], "udp", (json_int_t)t->scrapes[TR_UDP], "udp_connects",
         (json_int_t)t->udp_connects, "refused", json_refused(t), "http_connections",
         (json_int_t)t->http_conns, "torrents", list ? list : json_array(), "torrents_truncated",
@@ -199,8 +197,7 @@ char *tr_web_stats_json(sh_tracker *t, sh_time now, size_t *len)
 
 static void metric_head(sh_bbuf *b, const char *name, const char *type, const char *help)
 {
-    bprintf(b, "# HELP shoal_tracker_%s %s\n# TYPE shoal_tracker_%s %s\n", name, help, name,
-            type);
+    bprintf(b, "# HELP shoal_tracker_%s %s\n# TYPE shoal_tracker_%s %s\n", name, help, name, type);
 }
 
 char *tr_web_metrics(sh_tracker *t, sh_time now, size_t *len)
@@ -212,10 +209,8 @@ char *tr_web_metrics(sh_tracker *t, sh_time now, size_t *len)
     metric_head(&b, "swarms", "gauge", "Swarms tracked now.");
     bprintf(&b, "shoal_tracker_swarms %u\n", v.st.swarms);
     metric_head(&b, "peers", "gauge", "Peers tracked now, by state.");
-    bprintf(&b, "shoal_tracker_peers{state=\"seeder\"} %llu\n",
-            (unsigned long long)v.st.seeders);
-    bprintf(&b, "shoal_tracker_peers{state=\"leecher\"} %llu\n",
-            (unsigned long long)v.st.leechers);
+    bprintf(&b, "shoal_tracker_peers{state=\"seeder\"} %llu\n", (unsigned long long)v.st.seeders);
+    bprintf(&b, "shoal_tracker_peers{state=\"leecher\"} %llu\n", (unsigned long long)v.st.leechers);
     metric_head(&b, "announces_total", "counter", "Announces received, by protocol.");
     bprintf(&b, "shoal_tracker_announces_total{proto=\"http\"} %llu\n",
             (unsigned long long)t->announces[TR_HTTP]);

@@ -26,7 +26,8 @@ static sh_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 static unsigned admit_n(sh_floodgate *f, const sh_addr *a, sh_time now, unsigned n)
 {
     unsigned ok = 0;
-    for (unsigned i = 0; i < n; i++) ok += sh_floodgate_admit(f, a, now);
+    for (unsigned i = 0; i < n; i++)
+        ok += sh_floodgate_admit(f, a, now);
     return ok;
 }
 
@@ -45,7 +46,8 @@ static void test_burst_then_rate(void **st)
     assert_int_equal(admit_n(f, &a, T0 + SH_MS(20), 5), 1);
     /* Over one second at most rate more. */
     unsigned ok = 0;
-    for (unsigned ms = 21; ms <= 1020; ms++) ok += admit_n(f, &a, T0 + SH_MS(ms), 3);
+    for (unsigned ms = 21; ms <= 1020; ms++)
+        ok += admit_n(f, &a, T0 + SH_MS(ms), 3);
     assert_int_equal(ok, 100);
     /* Idle long enough: full again, never more than the burst. */
     assert_int_equal(admit_n(f, &a, T0 + SH_SEC(60), 1000), 200);
@@ -137,9 +139,9 @@ static void test_huge_rate(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_burst_then_rate),   cmocka_unit_test(test_addresses_independent),
-        cmocka_unit_test(test_ipv6_by_prefix),    cmocka_unit_test(test_table_bounded),
-        cmocka_unit_test(test_disabled_and_bad),  cmocka_unit_test(test_huge_rate),
+        cmocka_unit_test(test_burst_then_rate),  cmocka_unit_test(test_addresses_independent),
+        cmocka_unit_test(test_ipv6_by_prefix),   cmocka_unit_test(test_table_bounded),
+        cmocka_unit_test(test_disabled_and_bad), cmocka_unit_test(test_huge_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
