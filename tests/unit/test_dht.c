@@ -1,5 +1,5 @@
 /*
- * test_dht.c — many DHT nodes on an in-memory network (dht_net.c):
+ * test_dht.c — many DHT nodes on an in-memory network (dht_net_harness.c):
  * bootstrapping through one node, announcing and finding each other from
  * every node, with loss and with dead nodes; replaying a run from its seed;
  * persistence of a node's place. SHOAL_DHT_BIG=N also runs an N-node network
@@ -18,7 +18,7 @@
 #include <shoal/krpc.h>
 #include <shoal/rng.h>
 
-#include "dht_net.h"
+#include "dht_net_harness.h"
 
 #define T0 SH_SEC(100)
 #define ANNOUNCE_PORT 7000

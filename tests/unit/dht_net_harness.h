@@ -1,5 +1,5 @@
 /*
- * dht_net.h — an in-memory UDP network in virtual time, for testing many
+ * dht_net_harness.h — an in-memory UDP network in virtual time, for testing many
  * sh_dht nodes together (tests only, not part of libshoal).
  *
  * Node i listens on 127.x.y.z:6881 where x.y.z is i + 1 as a 24-bit number
@@ -9,8 +9,8 @@
  * own deadlines, kept in heaps), so thousands of nodes run quickly and a
  * run is reproducible from its seed: the digest covers every datagram sent.
  */
-#ifndef SHOAL_TEST_DHT_NET_H
-#define SHOAL_TEST_DHT_NET_H
+#ifndef SHOAL_TEST_DHT_NET_HARNESS_H
+#define SHOAL_TEST_DHT_NET_HARNESS_H
 
 #include <shoal/dht.h>
 

@@ -1,5 +1,5 @@
 /*
- * dht_net.c — the in-memory network of dht_net.h: two binary heaps (datagrams
+ * dht_net_harness.c — the in-memory network of dht_net_harness.h: two binary heaps (datagrams
  * in flight by arrival time, node deadlines) ordered by (time, sequence), so
  * equal times resolve in a fixed order and a run replays exactly.
  *
@@ -7,7 +7,7 @@
  * equals armed[i]; after every call into a node its deadline is read again
  * and a new entry pushed when it changed.
  */
-#include "dht_net.h"
+#include "dht_net_harness.h"
 
 #include <shoal/rng.h>
 
