@@ -20,7 +20,7 @@
 
 #define SH_MERKLE_BLOCK 16384u
 
-/* Smallest power of two >= n (1 for n == 0). n <= 2^31. */
+/* Smallest power of two >= n (1 for n == 0). n <= 2^31 (larger n gives 0). */
 uint32_t sh_merkle_pow2(uint32_t n);
 
 /* Hash of an all-padding subtree with 2^level leaves (level 0: 32 zero bytes). level <= 63. */
@@ -58,22 +58,34 @@ uint32_t sh_mtree_base_level(const sh_mtree *t);
 uint32_t sh_mtree_base_count(const sh_mtree *t);
 
 /*
- * Builds a BEP 52 "hashes" answer: the `length` hashes at tree level
- * base_level + layer_off starting at index (length a power of two >= 2,
- * index a multiple of length), followed by the uncle hashes from that
- * subtree's root up toward the root, at most proof_layers of them,
- * omitting the root itself. Writes to out (32-byte hashes) and sets *count.
- * out must hold length + 64 hashes. SH_ERANGE if outside the tree.
+ * Builds a BEP 52 "hashes" answer, with the request's fields as on the wire
+ * except that the level is given as layer_off above the tree's base level:
+ * the `length` hashes at level base_level + layer_off starting at index,
+ * followed by the uncles. index must be a multiple of sub = pow2(length);
+ * length must be a power of two unless it runs to (or past) the end of the
+ * real nodes at that level. Proof layer i (1-based) is the sibling needed to
+ * compute level base + i; the first log2(sub) - 1 are implied by the hashes
+ * and omitted, so max(0, proof_layers + 1 - log2(sub)) uncles follow, from
+ * the bottom up. Positions past the real nodes are pad hashes. Writes to out
+ * (32-byte hashes) and sets *count. out must hold length + 64 hashes.
+ * SH_ERANGE for any request outside the tree: the level is the root's or
+ * above, index/length outside it, a misaligned index, or proof_layers
+ * reaching the root (proof_layers >= height - layer_off), as libtorrent.
  */
 int sh_mtree_proof(const sh_mtree *t, uint32_t layer_off, uint32_t index, uint32_t length,
                    uint32_t proof_layers, uint8_t *out, uint32_t *count);
 
 /*
- * Checks a received "hashes" answer against a known root: `hashes` are
- * `length` hashes at level `level` starting at index, followed by
- * `nuncles` uncle hashes. Padding beyond the file's real node count at
- * that level must equal the pad hash. tree_width_at_level is the padded
- * node count at that level. Returns 0 if they lead to root, SH_EHASH if not.
+ * Checks a received "hashes" answer: `hashes` are `length` hashes at tree
+ * level `level` starting at index, followed by `nuncles` uncle hashes (as
+ * sh_mtree_proof lays them out). A length cut short by the end of the file
+ * is padded to pow2(length) with the pad hash of `level`; hashes that stand
+ * for padding must equal it, or the root will not match.
+ * tree_width_at_level is the padded node count at that level. `root` is the
+ * node the uncles lead to: the file's root when the proof runs all the way
+ * (nuncles = log2(width / pow2(length))), or an already verified ancestor
+ * when the request stopped below it. Returns 0 if they lead to root,
+ * SH_EHASH if not, SH_ERANGE if the geometry is impossible, SH_ENOMEM.
  */
 int sh_merkle_verify_proof(const uint8_t root[32], uint32_t level, uint32_t tree_width_at_level,
                            uint32_t index, const uint8_t *hashes, uint32_t length,

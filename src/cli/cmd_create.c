@@ -66,7 +66,8 @@ static void usage(FILE *f)
             "  -f, --force           replace FILE if it exists\n"
             "  -t, --tracker URL     announce URL; repeat for more (each its own tier)\n"
             "  -w, --web-seed URL    BEP 19 web seed; repeatable\n"
-            "      --piece-size N    bytes, K/M suffixes; a power of two >= 16K\n"
+            "      --piece-size N    bytes, K/M suffixes, 16K..256M: a power of two\n"
+            "                        (v1 only: any multiple of 16K)\n"
             "                        (default: chosen for about 1000-2000 pieces)\n"
             "      --v1 | --v2 | --hybrid   torrent version (default: --hybrid)\n"
             "      --private         set the BEP 27 private flag\n"
@@ -94,12 +95,22 @@ static bool is_pow2(uint64_t v)
     return v && !(v & (v - 1));
 }
 
+/*
+ * v2 needs a power of two (merkle trees over 16 KiB blocks); v1 accepts any
+ * multiple of 16 KiB, which is what libtorrent requires of a v1 piece.
+ */
 static int check_piece_length(const create_args *a)
 {
     uint64_t p = a->piece_length;
     if (p == 0) return 0;
-    if (p < SH_BLOCK_SIZE || p > SH_META_MAX_PIECE_LENGTH || !is_pow2(p))
-        return cli_usage_error(CMD, "--piece-size must be a power of two from 16K to 256M, not %llu",
+    if (p < SH_BLOCK_SIZE || p > SH_META_MAX_PIECE_LENGTH)
+        return cli_usage_error(CMD, "--piece-size must be from 16K to 256M, not %llu",
+                               (unsigned long long)p);
+    if ((a->version & SH_META_V2) && !is_pow2(p))
+        return cli_usage_error(CMD, "--piece-size must be a power of two for v2 and hybrid "
+                               "torrents, not %llu", (unsigned long long)p);
+    if (p % SH_BLOCK_SIZE)
+        return cli_usage_error(CMD, "--piece-size must be a multiple of 16K, not %llu",
                                (unsigned long long)p);
     return 0;
 }
@@ -218,6 +229,15 @@ static int walk(const create_args *a, const struct stat *out_st, sh_fslist *file
     return 0;
 }
 
+static int layout_error(const create_args *a, int rc)
+{
+    const char *why = rc == SH_EINVAL  ? "nothing to hash: every file is empty"
+                      : rc == SH_EPATH ? "two files have the same path"
+                      : rc == SH_ELIMIT ? "too many pieces: use a larger --piece-size"
+                                        : sh_strerror(rc);
+    return cli_cmd_error(rc == SH_ENOMEM ? EXIT_FAIL : EXIT_USAGE, CMD, "%s: %s", a->path, why);
+}
+
 static int builder_new(const create_args *a, const char *name, const sh_fslist *files,
                        sh_mkinfo **out)
 {
@@ -250,7 +270,7 @@ static int builder_new(const create_args *a, const char *name, const sh_fslist *
     }
     if ((rc = sh_mkinfo_layout(m))) {
         sh_mkinfo_free(m);
-        return cli_cmd_error(EXIT_USAGE, CMD, "%s: %s", a->path, sh_strerror(rc));
+        return layout_error(a, rc);
     }
     *out = m;
     return 0;

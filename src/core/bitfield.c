@@ -24,12 +24,22 @@ static uint64_t load_be(const uint8_t *p, size_t n)
     return w;
 }
 
+/* SWAR popcount: __builtin_popcountll becomes a libgcc call (__popcountdi2)
+ * without -mpopcnt, and the core may import nothing but the allow-list. */
+static uint32_t popcount64(uint64_t w)
+{
+    w = w - ((w >> 1) & 0x5555555555555555ull);
+    w = (w & 0x3333333333333333ull) + ((w >> 2) & 0x3333333333333333ull);
+    w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (uint32_t)((w * 0x0101010101010101ull) >> 56);
+}
+
 static uint32_t popcount_bytes(const uint8_t *p, size_t n)
 {
     uint32_t c = 0;
     for (size_t i = 0; i < n; i += 8) {
         size_t k = n - i < 8 ? n - i : 8;
-        c += (uint32_t)__builtin_popcountll(load_be(p + i, k));
+        c += popcount64(load_be(p + i, k));
     }
     return c;
 }
