@@ -247,13 +247,14 @@ static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
     json_object_set_new(j, "banned", json_integer(st->swarm.banned));
     json_object_set_new(j, "pieces", json_integer(mi->num_pieces));
     json_object_set_new(j, "pieces_have", json_integer(st->swarm.pieces_have));
-    if (mi->version & SH_META_V1) {
-        json_object_set_new(j, "info_hash", json_string(sh_hex(mi->info_hash_v1, 20, h1)));
-        if (mi->version & SH_META_V2)
-            json_object_set_new(j, "info_hash_v2", json_string(sh_hex(mi->info_hash_v2, 32, h2)));
-    } else {
-        json_object_set_new(j, "info_hash", json_string(sh_hex(mi->info_hash_v2, 32, h2)));
-    }
+    /* info_hash: the v1 hash when there is one (what v1 trackers and tools
+     * show), else the full v2 hash; both spelled out as `shoal info` does. */
+    bool v1 = mi->version & SH_META_V1, v2 = mi->version & SH_META_V2;
+    if (v1) sh_hex(mi->info_hash_v1, 20, h1);
+    if (v2) sh_hex(mi->info_hash_v2, 32, h2);
+    json_object_set_new(j, "info_hash", json_string(v1 ? h1 : h2));
+    json_object_set_new(j, "info_hash_v1", v1 ? json_string(h1) : json_null());
+    json_object_set_new(j, "info_hash_v2", v2 ? json_string(h2) : json_null());
     if (s->fail_msg[0]) json_object_set_new(j, "error", json_string(s->fail_msg));
     json_dumpf(j, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
     fputc('\n', stdout);

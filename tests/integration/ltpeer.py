@@ -1,6 +1,6 @@
 """ltpeer.py — libtorrent (python3-libtorrent 2.0.x) as a reference peer.
 
-Used by the interop tests and by bench/. Each LtPeer is one libtorrent
+Used by the interop tests. Each LtPeer is one libtorrent
 session bound to its own loopback address, with everything that would reach
 beyond that address turned off (DHT, LSD, UPnP, NAT-PMP, uTP), so a test
 sees only the TCP connections it asked for.
@@ -8,47 +8,31 @@ sees only the TCP connections it asked for.
 Only importable from Debian's /usr/bin/python3 (python3-libtorrent).
 """
 
-import os
 import time
 
 import libtorrent as lt
 
+from conftest import LOOPBACK_LT_SETTINGS, lt_make_torrent
+
 VERSIONS = ("v1", "v2", "hybrid")
 
 
-def make_torrent(path, version, out, piece_size=0):
-    """Let libtorrent make a .torrent of path (file or directory) in the given
-    version ("v1", "v2", "hybrid") and write it to out. Returns out."""
-    fs = lt.file_storage()
-    lt.add_files(fs, path)
-    if fs.num_files() == 0:
-        raise ValueError("no files under %s" % path)
-    flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}[version]
-    ct = lt.create_torrent(fs, piece_size, flags=flags)
-    ct.set_creator("libtorrent test")
-    lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(path)))
+def make_torrent(path, version, out, piece_size=32768):
+    """Lets libtorrent make a .torrent of path (file or directory) in the given
+    version ("v1", "v2", "hybrid") and writes it to out. Returns out."""
     with open(out, "wb") as f:
-        f.write(lt.bencode(ct.generate()))
+        f.write(lt_make_torrent(path, version=version, piece=piece_size, creator="libtorrent test"))
     return out
 
 
 def session_settings(ip, port=0, extra=None):
-    s = {
+    s = dict(LOOPBACK_LT_SETTINGS)
+    s.update({
         "listen_interfaces": "%s:%d" % (ip, port),
         "outgoing_interfaces": ip,
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.error_notification
-        | lt.alert.category_t.status_notification
-        | lt.alert.category_t.peer_notification
-        | lt.alert.category_t.connect_notification,
+        "alert_mask": lt.alert.category_t.error_notification,
         "user_agent": "lt-test",
-    }
+    })
     if extra:
         s.update(extra)
     return s

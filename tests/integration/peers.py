@@ -1,11 +1,15 @@
-"""peers.py — helpers for the peer tests: start `shoal seed` / `shoal get`
-processes on their own loopback addresses, read what they print, make
-payloads and torrents, compare trees, and clean every process up by pid.
+"""peers.py — helpers for the peer tests (seed, get, swarms, interop).
 
-Every address a test uses is 127.A.B.x with A.B random per pytest session,
-so two test runs on one machine (two build directories, two developers) do
-not collide on ports. Every wait has a deadline; nothing here can hang a
-test for longer than it asks.
+On top of conftest.py (binary, timeouts, sanitizer checks): start
+`shoal seed` / `shoal get` with stdout and stderr kept apart (stdout
+carries "listening on ADDR:PORT" and the --json summary), read what they
+print, make payloads and torrents, compare trees, and end every process
+by its process group on teardown (fixture `shoals`).
+
+Addresses are 127.A.B.x with A.B random per pytest session: each peer has
+its own address as in a real fleet, and two test runs on one machine (two
+build directories, two developers) do not meet on a fixed port. Every wait
+has a deadline scaled by conftest.scaled (longer under ASan).
 """
 
 import hashlib
@@ -18,29 +22,16 @@ import time
 
 import pytest
 
+from conftest import _find_shoal, _sanitizer_env, check_sanitizer, scaled
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def shoal_bin():
-    b = os.environ.get("SHOAL_BIN")
-    if not b:
-        for cand in ("build/shoal", "../../build/shoal"):
-            p = os.path.join(HERE, "..", "..", cand) if not os.path.isabs(cand) else cand
-            if os.path.exists(p):
-                b = p
-                break
-    if not b or not os.path.exists(b):
-        pytest.skip("SHOAL_BIN not set and no build/shoal")
-    return os.path.abspath(b)
-
-
-def sanitized():
-    return os.environ.get("SHOAL_SANITIZE", "0").lower() in ("1", "on", "true", "yes")
-
-
-def slow_factor():
-    """ASan builds run several times slower: stretch deadlines, not sizes."""
-    return 4.0 if sanitized() else 1.0
+    p = _find_shoal()
+    if not (p.is_file() and os.access(p, os.X_OK)):
+        pytest.fail("shoal binary not found at %s: build it or set SHOAL_BIN" % p, pytrace=False)
+    return str(p.resolve())
 
 
 # ---------------------------------------------------------------- addresses
@@ -198,10 +189,9 @@ class ShoalProc:
         self.err_path = os.path.join(workdir, name + ".err")
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.p = subprocess.Popen(
-            self.args, stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL, cwd=workdir, env=env
+            self.args, stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL, cwd=workdir,
+            env=_sanitizer_env(None), start_new_session=True,
         )
         self.pid = self.p.pid
         registry.append(self)
@@ -235,7 +225,7 @@ class ShoalProc:
 
     def wait_listening(self, timeout=10):
         """Returns 'ADDR:PORT' from the "listening on" line on stdout."""
-        deadline = time.monotonic() + timeout * slow_factor()
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             for line in self.stdout().splitlines():
                 if line.startswith("listening on "):
@@ -251,7 +241,7 @@ class ShoalProc:
 
     def wait(self, timeout):
         try:
-            return self.p.wait(timeout * slow_factor())
+            return self.p.wait(scaled(timeout))
         except subprocess.TimeoutExpired:
             raise AssertionError("still running after %.0f s: %s" % (timeout, self.describe()))
 
@@ -265,8 +255,12 @@ class ShoalProc:
         return self.wait(timeout)
 
     def kill(self):
+        """SIGKILL to the process group this process leads (never anything else)."""
         if self.p.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.p.wait()
 
     def close_files(self):
@@ -274,24 +268,26 @@ class ShoalProc:
         self._err.close()
 
 
-class Procs(list):
-    """Every process a test started; the fixture ends them by pid."""
+class Shoals(list):
+    """Every shoal process a test started; the fixture ends them by pid."""
 
     def cleanup(self):
         for pr in self:
             pr.signal(signal.SIGTERM)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + scaled(5)
         for pr in self:
             try:
                 pr.p.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pr.kill()
             pr.close_files()
+        for pr in self:
+            check_sanitizer(pr.stderr(), pr.name)
 
 
 @pytest.fixture
-def procs():
-    reg = Procs()
+def shoals():
+    reg = Shoals()
     yield reg
     reg.cleanup()
 
@@ -302,7 +298,7 @@ def run_shoal(args, timeout=60, cwd=None):
         [shoal_bin()] + list(args),
         capture_output=True,
         text=True,
-        timeout=timeout * slow_factor(),
+        timeout=scaled(timeout),
         cwd=cwd,
     )
 
@@ -316,22 +312,22 @@ def shoal_create(path, out, version="hybrid", piece_size=None):
     return out
 
 
-def start_seed(procs, workdir, torrent, data, ip=None, port=0, extra=(), name=None):
+def start_seed(shoals, workdir, torrent, data, ip=None, port=0, extra=(), name=None):
     ip = ip or new_ip()
     args = ["seed", "-l", "%s:%d" % (ip, port)] + list(extra) + [torrent, data]
-    pr = ShoalProc(procs, args, workdir, name or "seed-" + ip)
+    pr = ShoalProc(shoals, args, workdir, name or "seed-" + ip)
     pr.addr = pr.wait_listening()
     return pr
 
 
-def start_get(procs, workdir, torrent, out_dir, peers=(), ip=None, port=0, extra=(), name=None, wait_listen=True):
+def start_get(shoals, workdir, torrent, out_dir, peers=(), ip=None, port=0, extra=(), name=None, wait_listen=True):
     ip = ip or new_ip()
     os.makedirs(out_dir, exist_ok=True)
     args = ["get", "-o", out_dir, "-l", "%s:%d" % (ip, port)]
     for p in peers:
         args += ["--peer", p]
     args += list(extra) + [torrent]
-    pr = ShoalProc(procs, args, workdir, name or "get-" + ip)
+    pr = ShoalProc(shoals, args, workdir, name or "get-" + ip)
     pr.ip = ip
     pr.addr = pr.wait_listening() if wait_listen else "%s:%d" % (ip, port)
     return pr
@@ -339,7 +335,7 @@ def start_get(procs, workdir, torrent, out_dir, peers=(), ip=None, port=0, extra
 
 def wait_all(prs, timeout):
     """Waits for every process; returns their exit codes (asserting none hangs)."""
-    deadline = time.monotonic() + timeout * slow_factor()
+    deadline = time.monotonic() + scaled(timeout)
     for pr in prs:
         left = deadline - time.monotonic()
         try:

@@ -6,13 +6,12 @@ import re
 import signal
 import time
 
-from peers import (  # noqa: F401  (procs is a fixture)
-    ShoalProc,
+from peers import (  # noqa: F401  (shoals is a fixture)
     new_ip,
-    procs,
+    shoals,
     run_shoal,
     shoal_create,
-    slow_factor,
+    scaled,
     start_get,
     start_seed,
     write_random,
@@ -143,7 +142,7 @@ def test_get_timeout_without_peers(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "no data from any peer for 2 s" in r.stderr, r.stderr
     assert "0 of 1 peers connected" in r.stderr, r.stderr
-    assert took < 10 * slow_factor()
+    assert took < scaled(10)
 
 
 def test_get_json_on_timeout(tmp_path):
@@ -158,9 +157,9 @@ def test_get_json_on_timeout(tmp_path):
     assert j["down_bytes"] == 0 and j["bytes"] == 64 * PIECE
 
 
-def test_seed_listens_and_stops_gracefully(tmp_path, procs):
+def test_seed_listens_and_stops_gracefully(tmp_path, shoals):
     data, t = small_torrent(tmp_path)
-    s = start_seed(procs, str(tmp_path), t, data, extra=["--json"])
+    s = start_seed(shoals, str(tmp_path), t, data, extra=["--json"])
     ip, port = s.addr.rsplit(":", 1)
     assert int(port) > 0
     s.signal(signal.SIGINT)
@@ -175,10 +174,10 @@ def test_seed_listens_and_stops_gracefully(tmp_path, procs):
     assert len(j["info_hash"]) in (40, 64)
 
 
-def test_get_sigterm_keeps_part_and_says_resume(tmp_path, procs):
+def test_get_sigterm_keeps_part_and_says_resume(tmp_path, shoals):
     data, t = small_torrent(tmp_path)
     out = tmp_path / "out"
-    g = start_get(procs, str(tmp_path), t, str(out), extra=["--timeout", "0"])
+    g = start_get(shoals, str(tmp_path), t, str(out), extra=["--timeout", "0"])
     time.sleep(0.3)
     g.signal(signal.SIGTERM)
     assert g.wait(10) == 1, g.describe()

@@ -5,11 +5,11 @@ peer that sends wrong data, and never crashes."""
 import pytest
 
 from hostile import MODES, HostilePeer
-from peers import (  # noqa: F401  (procs is a fixture)
+from peers import (  # noqa: F401  (shoals is a fixture)
     Torrent,
     assert_same_data,
     new_ip,
-    procs,
+    shoals,
     shoal_create,
     start_get,
     start_seed,
@@ -23,17 +23,17 @@ SEED_UP = 1024 * 1024  # slow honest seeder: the download takes ~4 s, so the hos
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_hostile_peer(tmp_path, procs, mode):
+def test_hostile_peer(tmp_path, shoals, mode):
     data = write_random(str(tmp_path / "f.bin"), SIZE)
     torrent = shoal_create(data, str(tmp_path / "f.torrent"), piece_size=PIECE)
     t = Torrent(torrent)
     assert t.num_pieces == SIZE // PIECE
-    seed = start_seed(procs, str(tmp_path), torrent, data, extra=["--upload-limit", str(SEED_UP)])
+    seed = start_seed(shoals, str(tmp_path), torrent, data, extra=["--upload-limit", str(SEED_UP)])
     hp = HostilePeer(new_ip(), t, mode, linger=15)
     try:
         out = tmp_path / "out"
         # The hostile peer first, so it is dialled no later than the seeder.
-        g = start_get(procs, str(tmp_path), torrent, str(out), peers=[hp.addr, seed.addr],
+        g = start_get(shoals, str(tmp_path), torrent, str(out), peers=[hp.addr, seed.addr],
                       extra=["--json", "--timeout", "30", "--log-level", "info"])
         assert wait_all([g], 60) == [0], g.describe()
         assert_same_data(data, str(out / "f.bin"))

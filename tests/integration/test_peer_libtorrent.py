@@ -7,11 +7,11 @@ import os
 
 import pytest
 
-from peers import (  # noqa: F401  (procs is a fixture)
+from peers import (  # noqa: F401  (shoals is a fixture)
     assert_same_data,
     make_tree,
     new_ip,
-    procs,
+    shoals,
     shoal_create,
     start_get,
     start_seed,
@@ -45,7 +45,7 @@ def payload(root, multi):
 
 
 @pytest.mark.parametrize("version,multi", LT_SEEDS, ids=["%s-%s" % (v, "tree" if m else "file") for v, m in LT_SEEDS])
-def test_shoal_downloads_from_libtorrent(tmp_path, procs, version, multi):
+def test_shoal_downloads_from_libtorrent(tmp_path, shoals, version, multi):
     src = tmp_path / "src"
     data = payload(str(src), multi)
     torrent = make_torrent(data, version, str(tmp_path / ("lt-%s.torrent" % version)), piece_size=64 * 1024)
@@ -54,7 +54,7 @@ def test_shoal_downloads_from_libtorrent(tmp_path, procs, version, multi):
         h = seeder.add(torrent, str(src))
         seeder.wait_seeding(h, 30)
         out = tmp_path / "out"
-        g = start_get(procs, str(tmp_path), torrent, str(out), peers=[seeder.addr],
+        g = start_get(shoals, str(tmp_path), torrent, str(out), peers=[seeder.addr],
                       extra=["--json", "--timeout", "30"])
         assert wait_all([g], 60) == [0], g.describe()
         assert_same_data(data, str(out / os.path.basename(data)))
@@ -68,12 +68,12 @@ def test_shoal_downloads_from_libtorrent(tmp_path, procs, version, multi):
 
 
 @pytest.mark.parametrize("version,multi", SHOAL_SEEDS, ids=["%s-%s" % (v, "tree" if m else "file") for v, m in SHOAL_SEEDS])
-def test_libtorrent_downloads_from_shoal(tmp_path, procs, version, multi):
+def test_libtorrent_downloads_from_shoal(tmp_path, shoals, version, multi):
     src = tmp_path / "src"
     data = payload(str(src), multi)
     torrent = shoal_create(data, str(tmp_path / ("shoal-%s.torrent" % version)), version=version,
                            piece_size=32 * 1024)
-    s = start_seed(procs, str(tmp_path), torrent, data, extra=["--json"])
+    s = start_seed(shoals, str(tmp_path), torrent, data, extra=["--json"])
     leech = LtPeer(new_ip())
     try:
         out = tmp_path / "lt-out"

@@ -2,12 +2,11 @@
 other: all finish with identical data, and the seeder uploads far less than
 8 copies — the peers traded among themselves."""
 
-import os
 
-from peers import (  # noqa: F401  (procs is a fixture)
+from peers import (  # noqa: F401  (shoals is a fixture)
     assert_same_data,
     new_ip,
-    procs,
+    shoals,
     shoal_create,
     start_get,
     start_seed,
@@ -21,17 +20,17 @@ SEED_UP = 4 * 1024 * 1024  # bytes/s: alone it would need N * SIZE / SEED_UP = 4
 PORT = 6881                # every peer has its own IP, so one fixed port for all
 
 
-def test_eight_peers_trade(tmp_path, procs):
+def test_eight_peers_trade(tmp_path, shoals):
     data = write_random(str(tmp_path / "payload.bin"), SIZE)
     torrent = shoal_create(data, str(tmp_path / "payload.torrent"), piece_size=256 * 1024)
-    seed = start_seed(procs, str(tmp_path), torrent, data, port=PORT,
+    seed = start_seed(shoals, str(tmp_path), torrent, data, port=PORT,
                       extra=["--json", "--upload-limit", str(SEED_UP)])
     ips = [new_ip() for _ in range(N)]
     addrs = ["%s:%d" % (ip, PORT) for ip in ips]
     gets = []
     for i, ip in enumerate(ips):
         others = [seed.addr] + [a for j, a in enumerate(addrs) if j != i]
-        gets.append(start_get(procs, str(tmp_path), torrent, str(tmp_path / ("out%d" % i)), peers=others,
+        gets.append(start_get(shoals, str(tmp_path), torrent, str(tmp_path / ("out%d" % i)), peers=others,
                               ip=ip, port=PORT, extra=["--json", "--seed-for", "5", "--timeout", "60"],
                               name="get%d" % i))
     codes = wait_all(gets, 120)
