@@ -19,7 +19,8 @@
 
 static void encode(sh_bbuf *b, const sh_bnode *n, const uint8_t *in, size_t len, unsigned depth)
 {
-    CHECK(depth <= 64);
+    /* At most 64 containers deep (the default limit); a scalar may sit inside the 64th. */
+    CHECK(depth <= 64 || (depth == 65 && (n->type == SH_BINT || n->type == SH_BSTR)));
     CHECK(n->raw.ptr >= in && n->raw.len <= len && (size_t)(n->raw.ptr - in) <= len - n->raw.len);
     switch (n->type) {
     case SH_BINT:

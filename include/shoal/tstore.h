@@ -1,0 +1,73 @@
+/*
+ * tstore.h — the tracker's memory: which peers are in which swarm, and whom
+ * to hand each asker. Pure core, so the simulator runs the very policy the
+ * `shoal tracker` server runs.
+ *
+ * Bounded: a cap on swarms, on peers per swarm and on peers in total; when
+ * full, new swarms or peers are refused (the announce gets a failure reason)
+ * rather than evicting established ones. Peers expire when they miss two
+ * intervals; `stopped` removes at once; `completed` is counted once per peer.
+ *
+ * Selection policy (docs/tracker.md explains it with measurements): the
+ * answer never contains the asker; it prefers peers that hold data (seeds
+ * and leechers that have made progress) over empty newcomers; it hands out
+ * a seed ("origin") to a bounded share of askers once leechers with data
+ * exist, so the origin's upload feeds many different peers instead of
+ * everyone dialing it; the rest is a uniform random sample, which shapes a
+ * well-connected random graph. All randomness comes from the seed.
+ */
+#ifndef SHOAL_TSTORE_H
+#define SHOAL_TSTORE_H
+
+#include <shoal/announce.h>
+#include <shoal/error.h>
+#include <shoal/types.h>
+
+typedef struct sh_tstore_config {
+    uint32_t max_swarms;          /* 0 → 100 000 */
+    uint32_t max_peers_swarm;     /* 0 → 50 000 */
+    uint32_t max_peers_total;     /* 0 → 1 000 000 */
+    uint32_t interval;            /* seconds told to clients; 0 → 30 */
+    uint32_t min_interval;        /* 0 → interval / 2 */
+    uint32_t origin_handouts;     /* per seed per interval once leechers hold data; 0 → 8 */
+    bool private_mode;            /* only allowed info hashes are tracked */
+    uint64_t seed;
+} sh_tstore_config;
+
+typedef struct sh_tstore sh_tstore;
+
+int sh_tstore_new(const sh_tstore_config *cfg, sh_tstore **out);
+void sh_tstore_free(sh_tstore *t);
+
+/* Private mode: adds an info hash to the allow-list. */
+int sh_tstore_allow(sh_tstore *t, const uint8_t info_hash[20]);
+
+/*
+ * Records an announce and fills *reply (interval, counts, and up to
+ * req->numwant peers chosen by the policy into peers_buf of capacity max).
+ * reply->peers points at peers_buf. Refusals (not allowed, full) return
+ * SH_ETRACKER with reply->failure set.
+ */
+int sh_tstore_announce(sh_tstore *t, const sh_announce_req *req, sh_time now,
+                       sh_announce_reply *reply, sh_tpeer *peers_buf, uint32_t max);
+
+/* Counts for one swarm (zeros if unknown). */
+void sh_tstore_scrape(const sh_tstore *t, const uint8_t info_hash[20], sh_scrape_entry *out);
+
+/* Drops expired peers and empty swarms; bounded work per call (call often). */
+void sh_tstore_expire(sh_tstore *t, sh_time now);
+
+typedef struct sh_tstore_stats {
+    uint32_t swarms;
+    uint64_t peers, seeders, leechers;
+    uint64_t completed;
+    uint64_t announces, scrapes, refused;
+} sh_tstore_stats;
+
+void sh_tstore_stats_get(const sh_tstore *t, sh_tstore_stats *st);
+
+/* Visits every swarm in info-hash order (status page, /stats.json). */
+typedef void (*sh_tstore_visit_fn)(void *ud, const sh_scrape_entry *e);
+void sh_tstore_each(const sh_tstore *t, sh_tstore_visit_fn fn, void *ud);
+
+#endif
