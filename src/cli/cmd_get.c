@@ -29,7 +29,8 @@ static void usage(FILE *f)
                "ADDR:PORT\" on stdout once started.\n"
                "\n"
                "options:\n"
-               "  -o, --output DIR           where to put the download (default: .)\n"
+               "  -o, --output DIR           where to put the download (default: .; created\n"
+               "                             if missing)\n"
                "      --seed-for SECONDS     keep serving others this long after completing\n"
                "                             (default 0)\n"
                "      --timeout SECONDS      fail if no data arrives from any peer for this\n"
@@ -39,12 +40,35 @@ static void usage(FILE *f)
                "Progress (percent, rates, peers, ETA) goes to stderr: one line redrawn on a\n"
                "terminal, else a line every 5 s.\n"
                "exit status: 0 complete; 1 failed, timed out or interrupted (rerun to resume);\n"
-               "2 bad usage or bad input (bad torrent, bad address, DIR not a directory).\n");
+               "2 bad usage or bad input (bad torrent, bad address, DIR unusable).\n");
+}
+
+/* mkdir -p: DIR is created if missing, as a download tool is expected to. */
+static int make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    if (!p) return ENOMEM;
+    int err = 0;
+    for (char *s = p + 1; !err; s++) {
+        bool end = *s == 0;
+        if (*s != '/' && !end) continue;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) err = errno;
+        if (end) break;
+        *s = '/';
+    }
+    free(p);
+    return err;
 }
 
 static int check_out_dir(const char *dir)
 {
     struct stat st;
+    if (stat(dir, &st) != 0 && errno == ENOENT) {
+        int e = make_dirs(dir);
+        if (e)
+            return cli_cmd_error(EXIT_USAGE, CMD, "-o %s: cannot create it: %s", dir, strerror(e));
+    }
     if (stat(dir, &st) != 0)
         return cli_cmd_error(EXIT_USAGE, CMD, "-o %s: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode)) return cli_cmd_error(EXIT_USAGE, CMD, "-o %s: not a directory", dir);

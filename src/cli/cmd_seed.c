@@ -45,18 +45,20 @@ int cmd_seed(int argc, char **argv)
     struct stat st;
     if ((rc = peer_load_torrent(CMD, o.torrent, &mi))) goto out;
     if (stat(o.path, &st) != 0) {
-        rc = cli_cmd_error(EXIT_USAGE, CMD, "%s: %s (PATH must be the data %s was made from)", o.path,
-                           strerror(errno), o.torrent);
+        rc = cli_cmd_error(EXIT_USAGE, CMD, "%s: %s (PATH must be the data %s was made from)",
+                           o.path, strerror(errno), o.torrent);
         goto out;
     }
     if (mi->single_file && S_ISDIR(st.st_mode)) {
-        rc = cli_cmd_error(EXIT_USAGE, CMD, "%s is a directory, but %s describes a single file '%s'",
-                           o.path, o.torrent, mi->name);
+        rc =
+            cli_cmd_error(EXIT_USAGE, CMD, "%s is a directory, but %s describes a single file '%s'",
+                          o.path, o.torrent, mi->name);
         goto out;
     }
     if (!mi->single_file && !S_ISDIR(st.st_mode)) {
-        rc = cli_cmd_error(EXIT_USAGE, CMD, "%s is not a directory, but %s describes a directory '%s'",
-                           o.path, o.torrent, mi->name);
+        rc = cli_cmd_error(EXIT_USAGE, CMD,
+                           "%s is not a directory, but %s describes a directory '%s'", o.path,
+                           o.torrent, mi->name);
         goto out;
     }
     if ((rc = peer_check_listen(CMD, &o.listen))) goto out;

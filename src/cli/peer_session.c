@@ -18,11 +18,11 @@
 
 typedef enum end_kind {
     END_NONE = 0,
-    END_COMPLETE,   /* get: complete (and --seed-for served) */
-    END_STOPPED,    /* SIGINT/SIGTERM */
-    END_TIMEOUT,    /* get: no payload for --timeout seconds */
-    END_FAILED,     /* the driver failed */
-    END_MISMATCH,   /* seed: PATH does not match TORRENT */
+    END_COMPLETE, /* get: complete (and --seed-for served) */
+    END_STOPPED,  /* SIGINT/SIGTERM */
+    END_TIMEOUT,  /* get: no payload for --timeout seconds */
+    END_FAILED,   /* the driver failed */
+    END_MISMATCH, /* seed: PATH does not match TORRENT */
 } end_kind;
 
 typedef struct session {
@@ -62,10 +62,14 @@ static void finish(session *s, end_kind k)
 static const char *state_name(sh_peerd_state st)
 {
     switch (st) {
-    case SH_PEERD_CHECKING: return "checking";
-    case SH_PEERD_DOWNLOADING: return "downloading";
-    case SH_PEERD_SEEDING: return "seeding";
-    case SH_PEERD_FAILED: return "failed";
+    case SH_PEERD_CHECKING:
+        return "checking";
+    case SH_PEERD_DOWNLOADING:
+        return "downloading";
+    case SH_PEERD_SEEDING:
+        return "seeding";
+    case SH_PEERD_FAILED:
+        return "failed";
     }
     return "?";
 }
@@ -126,9 +130,11 @@ static void on_event(sh_peerd *pd, sh_peerd_state state, void *ud)
     sample(s, &st);
     sh_log(&s->log, SH_LOG_DEBUG, s->o->cmd, "state: %s", state_name(state));
     switch (state) {
-    case SH_PEERD_CHECKING: return;
+    case SH_PEERD_CHECKING:
+        return;
     case SH_PEERD_FAILED:
-        snprintf(s->fail_msg, sizeof s->fail_msg, "%s", st.error_msg[0] ? st.error_msg : sh_strerror(st.error));
+        snprintf(s->fail_msg, sizeof s->fail_msg, "%s",
+                 st.error_msg[0] ? st.error_msg : sh_strerror(st.error));
         finish(s, s->o->is_get ? END_FAILED : END_MISMATCH);
         return;
     case SH_PEERD_DOWNLOADING:
@@ -150,8 +156,8 @@ static void on_event(sh_peerd *pd, sh_peerd_state state, void *ud)
         if (s->complete) return;
         on_complete(s, &st);
         if (s->end == END_NONE && s->o->seed_for > 0)
-            s->seed_timer = sh_loop_timer(s->loop, sh_loop_now(s->loop) + (sh_time)(s->o->seed_for * 1e9),
-                                          on_seed_for, s);
+            s->seed_timer = sh_loop_timer(
+                s->loop, sh_loop_now(s->loop) + (sh_time)(s->o->seed_for * 1e9), on_seed_for, s);
         return;
     }
 }
@@ -169,13 +175,15 @@ static void check_timeout(session *s, const sh_peerd_status *st, sh_time now)
         s->last_down = st->swarm.payload_down;
         s->last_data = now;
     }
-    if (!s->o->is_get || s->complete || s->o->timeout <= 0 || st->state != SH_PEERD_DOWNLOADING) return;
+    if (!s->o->is_get || s->complete || s->o->timeout <= 0 || st->state != SH_PEERD_DOWNLOADING)
+        return;
     if (secs(s->last_data, now) < s->o->timeout) return;
     uint32_t known = st->swarm.known;
     if (known < s->o->num_peers) known = (uint32_t)s->o->num_peers;
     if (known < st->swarm.peers) known = st->swarm.peers;
-    snprintf(s->fail_msg, sizeof s->fail_msg, "no data from any peer for %g s; %u of %u peers connected",
-             s->o->timeout, st->swarm.peers, known);
+    snprintf(s->fail_msg, sizeof s->fail_msg,
+             "no data from any peer for %g s; %u of %u peers connected", s->o->timeout,
+             st->swarm.peers, known);
     finish(s, END_TIMEOUT);
 }
 
@@ -216,12 +224,17 @@ static void on_tick(sh_loop *l, uint64_t id, void *ud)
 static const char *status_word(const session *s)
 {
     switch (s->end) {
-    case END_COMPLETE: return "complete";
-    case END_STOPPED: return s->o->is_get ? (s->complete ? "complete" : "interrupted") : "stopped";
-    case END_TIMEOUT: return "timeout";
-    case END_MISMATCH: return "mismatch";
+    case END_COMPLETE:
+        return "complete";
+    case END_STOPPED:
+        return s->o->is_get ? (s->complete ? "complete" : "interrupted") : "stopped";
+    case END_TIMEOUT:
+        return "timeout";
+    case END_MISMATCH:
+        return "mismatch";
     case END_FAILED:
-    case END_NONE: break;
+    case END_NONE:
+        break;
     }
     return "failed";
 }
@@ -230,7 +243,8 @@ static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
 {
     char h1[41], h2[65];
     const sh_metainfo *mi = s->mi;
-    double t = s->complete && st->completed ? secs(st->started, st->completed) : secs(s->start, now);
+    double t =
+        s->complete && st->completed ? secs(st->started, st->completed) : secs(s->start, now);
     json_t *j = json_object();
     if (!j) return;
     json_object_set_new(j, "status", json_string(status_word(s)));
@@ -266,7 +280,8 @@ static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
 static int report_mismatch(const session *s)
 {
     seedcheck_result r;
-    if (seedcheck_run(s->mi, s->o->path, &r)) return cli_cmd_error(EXIT_FAIL, s->o->cmd, "out of memory");
+    if (seedcheck_run(s->mi, s->o->path, &r))
+        return cli_cmd_error(EXIT_FAIL, s->o->cmd, "out of memory");
     char sum[160];
     seedcheck_summary(s->mi, &r, sum, sizeof sum);
     if (r.bad == 0 && !r.file_problem[0]) {
@@ -274,7 +289,8 @@ static int report_mismatch(const session *s)
         return cli_cmd_error(EXIT_FAIL, s->o->cmd, "%s: %s", s->o->path,
                              s->fail_msg[0] ? s->fail_msg : "the startup check failed");
     }
-    cli_cmd_error(EXIT_USAGE, s->o->cmd, "%s does not match %s: %s", s->o->path, s->o->torrent, sum);
+    cli_cmd_error(EXIT_USAGE, s->o->cmd, "%s does not match %s: %s", s->o->path, s->o->torrent,
+                  sum);
     if (r.file_problem[0]) fprintf(stderr, "  %s\n", r.file_problem);
     return EXIT_USAGE;
 }
@@ -283,35 +299,42 @@ static int conclude(session *s, const sh_peerd_status *st)
 {
     const char *cmd = s->o->cmd;
     char done[32], total[32], up[32];
-    cli_fmt_bytes((double)(s->mi->total_size - (st->swarm.left < s->mi->total_size ? st->swarm.left
-                                                                                   : s->mi->total_size)),
-                  done, sizeof done);
+    cli_fmt_bytes(
+        (double)(s->mi->total_size -
+                 (st->swarm.left < s->mi->total_size ? st->swarm.left : s->mi->total_size)),
+        done, sizeof done);
     cli_fmt_bytes((double)s->mi->total_size, total, sizeof total);
     cli_fmt_bytes((double)st->swarm.payload_up, up, sizeof up);
     switch (s->end) {
-    case END_COMPLETE: return EXIT_OK;
-    case END_MISMATCH: return report_mismatch(s);
+    case END_COMPLETE:
+        return EXIT_OK;
+    case END_MISMATCH:
+        return report_mismatch(s);
     case END_TIMEOUT:
         cli_cmd_error(EXIT_FAIL, cmd, "%s", s->fail_msg);
-        fprintf(stderr, "  %s of %s kept in %s/%s.part; run the same command again to resume\n", done, total,
-                s->o->out_dir, s->mi->name);
+        fprintf(stderr, "  %s of %s kept in %s/%s.part; run the same command again to resume\n",
+                done, total, s->o->out_dir, s->mi->name);
         return EXIT_FAIL;
     case END_STOPPED:
         if (!s->o->is_get) {
-            fprintf(stderr, "shoal seed: stopped by signal %d after %.0f s; uploaded %s\n", s->signo,
-                    secs(s->start, sh_loop_now(s->loop)), up);
+            fprintf(stderr, "shoal seed: stopped by signal %d after %.0f s; uploaded %s\n",
+                    s->signo, secs(s->start, sh_loop_now(s->loop)), up);
             return EXIT_OK;
         }
         if (s->complete) return EXIT_OK;
         fprintf(stderr,
-                "shoal get: interrupted (signal %d) with %s of %s; the partial data is kept in %s/%s.part.\n"
-                "  Run the same command again to resume: pieces already there are verified, not fetched again.\n",
+                "shoal get: interrupted (signal %d) with %s of %s; the partial data is kept in "
+                "%s/%s.part.\n"
+                "  Run the same command again to resume: pieces already there are verified, not "
+                "fetched again.\n",
                 s->signo, done, total, s->o->out_dir, s->mi->name);
         return EXIT_FAIL;
     case END_FAILED:
-    case END_NONE: break;
+    case END_NONE:
+        break;
     }
-    return cli_cmd_error(EXIT_FAIL, cmd, "failed: %s", s->fail_msg[0] ? s->fail_msg : "event loop error");
+    return cli_cmd_error(EXIT_FAIL, cmd, "failed: %s",
+                         s->fail_msg[0] ? s->fail_msg : "event loop error");
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -338,8 +361,10 @@ static int start_driver(session *s, sh_errinfo *ei)
 static int run(session *s)
 {
     const peer_opts *o = s->o;
-    if (sh_loop_new(&s->loop)) return cli_cmd_error(EXIT_FAIL, o->cmd, "cannot create the event loop");
-    if (sh_loop_signal(s->loop, SIGINT, on_signal, s) || sh_loop_signal(s->loop, SIGTERM, on_signal, s))
+    if (sh_loop_new(&s->loop))
+        return cli_cmd_error(EXIT_FAIL, o->cmd, "cannot create the event loop");
+    if (sh_loop_signal(s->loop, SIGINT, on_signal, s) ||
+        sh_loop_signal(s->loop, SIGTERM, on_signal, s))
         return cli_cmd_error(EXIT_FAIL, o->cmd, "cannot install signal handlers");
     s->start = sh_loop_now(s->loop);
     tp_init(&s->tp, o->is_get ? "shoal get" : "shoal seed", cli_stderr_is_tty(), s->start);
@@ -356,7 +381,8 @@ static int run(session *s)
     sample(s, &st);
     s->last_data = s->start;
     if (o->is_get) print_listening(s, &st);
-    if (st.state != SH_PEERD_CHECKING) on_event(s->pd, st.state, s); /* changed before we listened */
+    if (st.state != SH_PEERD_CHECKING)
+        on_event(s->pd, st.state, s); /* changed before we listened */
     if (s->end == END_NONE && !sh_loop_timer(s->loop, s->start + TICK, on_tick, s))
         return cli_cmd_error(EXIT_FAIL, o->cmd, "out of memory");
     if (s->end == END_NONE && sh_loop_run(s->loop))

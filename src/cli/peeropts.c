@@ -26,18 +26,17 @@ enum {
 
 void peer_opts_usage_common(FILE *f)
 {
-    fprintf(f,
-            "  -l, --listen ADDR:PORT     where to accept peers (default 0.0.0.0:0, an\n"
-            "                             ephemeral port); outgoing connections use ADDR too\n"
-            "      --peer ADDR:PORT       a peer to connect to; repeat for more\n"
-            "      --upload-limit RATE    bytes/s on the wire, K/M/G suffixes (default: none)\n"
-            "      --download-limit RATE  bytes/s on the wire, K/M/G suffixes (default: none)\n"
-            "      --max-conns N          peer connections at most (default 50)\n"
-            "      --json                 at exit, print one JSON object on stdout: status,\n"
-            "                             bytes, seconds, down_bytes, up_bytes, wire_down,\n"
-            "                             wire_up, peers, hash_failures, banned, info_hash\n"
-            "      --log-level L          error, warn (default), info, debug, trace\n"
-            "  -h, --help                 show this help\n");
+    fprintf(f, "  -l, --listen ADDR:PORT     where to accept peers (default 0.0.0.0:0, an\n"
+               "                             ephemeral port); outgoing connections use ADDR too\n"
+               "      --peer ADDR:PORT       a peer to connect to; repeat for more\n"
+               "      --upload-limit RATE    bytes/s on the wire, K/M/G suffixes (default: none)\n"
+               "      --download-limit RATE  bytes/s on the wire, K/M/G suffixes (default: none)\n"
+               "      --max-conns N          peer connections at most (default 50)\n"
+               "      --json                 at exit, print one JSON object on stdout: status,\n"
+               "                             bytes, seconds, down_bytes, up_bytes, wire_down,\n"
+               "                             wire_up, peers, hash_failures, banned, info_hash\n"
+               "      --log-level L          error, warn (default), info, debug, trace\n"
+               "  -h, --help                 show this help\n");
 }
 
 /* "ADDR:PORT" → a; on junk prints an error naming the option and value. */
@@ -82,24 +81,33 @@ static int parse_u32(const char *cmd, const char *opt, const char *s, uint32_t l
 static int handle(int c, const char *arg, const char *cmd, peer_opts *o)
 {
     switch (c) {
-    case 'l': return parse_addr(cmd, "--listen", arg, &o->listen, false);
-    case O_PEER: return add_peer(cmd, arg, o);
+    case 'l':
+        return parse_addr(cmd, "--listen", arg, &o->listen, false);
+    case O_PEER:
+        return add_peer(cmd, arg, o);
     case O_UPLIMIT:
         if (cli_parse_size(arg, &o->upload_limit))
-            return cli_usage_error(cmd, "--upload-limit: '%s' is not a rate (e.g. 500K, 4M, 1G)", arg);
+            return cli_usage_error(cmd, "--upload-limit: '%s' is not a rate (e.g. 500K, 4M, 1G)",
+                                   arg);
         return 0;
     case O_DOWNLIMIT:
         if (cli_parse_size(arg, &o->download_limit))
-            return cli_usage_error(cmd, "--download-limit: '%s' is not a rate (e.g. 500K, 4M, 1G)", arg);
-        return 0;
-    case O_MAXCONNS: return parse_u32(cmd, "--max-conns", arg, 1, PEER_MAX_CONNS, &o->max_conns);
-    case O_JSON: o->json = true; return 0;
-    case O_LOGLEVEL:
-        if (cli_set_log_level(arg))
-            return cli_usage_error(cmd, "--log-level: unknown level '%s' (error, warn, info, debug, trace)",
+            return cli_usage_error(cmd, "--download-limit: '%s' is not a rate (e.g. 500K, 4M, 1G)",
                                    arg);
         return 0;
-    case 'o': o->out_dir = arg; return 0;
+    case O_MAXCONNS:
+        return parse_u32(cmd, "--max-conns", arg, 1, PEER_MAX_CONNS, &o->max_conns);
+    case O_JSON:
+        o->json = true;
+        return 0;
+    case O_LOGLEVEL:
+        if (cli_set_log_level(arg))
+            return cli_usage_error(
+                cmd, "--log-level: unknown level '%s' (error, warn, info, debug, trace)", arg);
+        return 0;
+    case 'o':
+        o->out_dir = arg;
+        return 0;
     case O_SEEDFOR:
         if (cli_parse_seconds(arg, &o->seed_for) || o->seed_for > 1e9)
             return cli_usage_error(cmd, "--seed-for: '%s' is not a number of seconds", arg);
@@ -108,7 +116,8 @@ static int handle(int c, const char *arg, const char *cmd, peer_opts *o)
         if (cli_parse_seconds(arg, &o->timeout) || o->timeout > 1e9)
             return cli_usage_error(cmd, "--timeout: '%s' is not a number of seconds", arg);
         return 0;
-    default: return cli_usage_error(cmd, "internal: unhandled option %d", c);
+    default:
+        return cli_usage_error(cmd, "internal: unhandled option %d", c);
     }
 }
 
@@ -117,10 +126,13 @@ static int positionals(int argc, char **argv, peer_opts *o)
     int need = o->is_get ? 1 : 2;
     int have = argc - optind;
     if (have < need) {
-        if (have == 0) return cli_usage_error(o->cmd, "missing TORRENT%s", o->is_get ? "" : " and PATH");
-        return cli_usage_error(o->cmd, "missing PATH (the file or directory TORRENT was made from)");
+        if (have == 0)
+            return cli_usage_error(o->cmd, "missing TORRENT%s", o->is_get ? "" : " and PATH");
+        return cli_usage_error(o->cmd,
+                               "missing PATH (the file or directory TORRENT was made from)");
     }
-    if (have > need) return cli_usage_error(o->cmd, "unexpected argument '%s'", argv[optind + need]);
+    if (have > need)
+        return cli_usage_error(o->cmd, "unexpected argument '%s'", argv[optind + need]);
     o->torrent = argv[optind];
     if (!o->is_get) o->path = argv[optind + 1];
     return 0;

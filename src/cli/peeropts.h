@@ -18,26 +18,26 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PEER_MAX_PEERS 10000u   /* --peer given more often is a usage error */
+#define PEER_MAX_PEERS 10000u /* --peer given more often is a usage error */
 #define PEER_MAX_CONNS 100000u
 
 typedef struct peer_opts {
-    const char *cmd;            /* "seed" or "get" */
+    const char *cmd; /* "seed" or "get" */
     bool is_get;
-    sh_addr listen;             /* family 0: any address, port 0: ephemeral */
-    sh_addr *peers;             /* --peer, malloc'd */
+    sh_addr listen; /* family 0: any address, port 0: ephemeral */
+    sh_addr *peers; /* --peer, malloc'd */
     size_t num_peers;
-    uint64_t upload_limit;      /* bytes/s, 0 = unlimited */
+    uint64_t upload_limit; /* bytes/s, 0 = unlimited */
     uint64_t download_limit;
-    uint32_t max_conns;         /* 0: default */
+    uint32_t max_conns; /* 0: default */
     bool json;
     /* get only */
-    const char *out_dir;        /* default "." */
-    double seed_for;            /* seconds to keep seeding after completion */
-    double timeout;             /* seconds without payload before giving up; 0 = never */
+    const char *out_dir; /* default "." */
+    double seed_for;     /* seconds to keep seeding after completion */
+    double timeout;      /* seconds without payload before giving up; 0 = never */
     /* positional */
     const char *torrent;
-    const char *path;           /* seed: the data the torrent was made from */
+    const char *path; /* seed: the data the torrent was made from */
 } peer_opts;
 
 /*

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 typedef struct cfile {
-    int fd;            /* -1: missing or unreadable */
-    uint64_t avail;    /* bytes present (min of size on disk and torrent length) */
+    int fd;         /* -1: missing or unreadable */
+    uint64_t avail; /* bytes present (min of size on disk and torrent length) */
 } cfile;
 
 static char *file_path(const sh_metainfo *mi, const char *root, const sh_file *f)
@@ -66,7 +66,8 @@ static int open_files(const sh_metainfo *mi, const char *root, cfile *cf, seedch
 }
 
 /* Reads piece i into buf (zeros for pads); false if any byte is missing. */
-static bool read_piece(const sh_metainfo *mi, const cfile *cf, uint32_t i, uint8_t *buf, uint32_t len)
+static bool read_piece(const sh_metainfo *mi, const cfile *cf, uint32_t i, uint8_t *buf,
+                       uint32_t len)
 {
     uint64_t start = (uint64_t)i * mi->piece_length, pos = start, end = start + len;
     uint32_t k = sh_metainfo_file_at(mi, pos);

@@ -16,10 +16,10 @@
 #define SEEDCHECK_FIRST 3
 
 typedef struct seedcheck_result {
-    uint32_t bad;                       /* pieces missing or wrong */
-    uint32_t first[SEEDCHECK_FIRST];    /* the lowest bad indices */
+    uint32_t bad;                    /* pieces missing or wrong */
+    uint32_t first[SEEDCHECK_FIRST]; /* the lowest bad indices */
     uint32_t nfirst;
-    char file_problem[600];             /* first missing/wrong-size file, or "" */
+    char file_problem[600]; /* first missing/wrong-size file, or "" */
 } seedcheck_result;
 
 /* path: the file (single-file torrent) or directory the torrent describes.

@@ -55,8 +55,8 @@ void tp_format(char *buf, size_t len, const tp_sample *s)
     }
     double left = (double)(s->total - done);
     fmt_eta(eta, sizeof eta, s->show_eta && s->down_rate > 0 ? left / s->down_rate : -1);
-    snprintf(buf, len, "%s  %5.1f%%  %s of %s  down %s/s  up %s/s  %u peer%s  ETA %s", s->state, pct, d,
-             t, dr, ur, s->peers, s->peers == 1 ? "" : "s", eta);
+    snprintf(buf, len, "%s  %5.1f%%  %s of %s  down %s/s  up %s/s  %u peer%s  ETA %s", s->state,
+             pct, d, t, dr, ur, s->peers, s->peers == 1 ? "" : "s", eta);
 }
 
 static unsigned term_width(void)
