@@ -68,7 +68,8 @@ const sh_bnode *sh_bdoc_root(const sh_bdoc *doc);
 /* Navigation. All return NULL when absent or when the node has the wrong type. */
 const sh_bnode *sh_bdict_get(const sh_bnode *dict, const char *key);
 const sh_bnode *sh_bdict_get_type(const sh_bnode *dict, const char *key, sh_btype type);
-/* Iteration: first child (or NULL), next sibling within parent (or NULL). */
+/* Iteration: first child (or NULL), next sibling within parent (or NULL).
+ * A dict's children alternate key, value, key, value. */
 const sh_bnode *sh_bnode_first(const sh_bnode *parent);
 const sh_bnode *sh_bnode_next(const sh_bnode *parent, const sh_bnode *child);
 /* i-th element of a list (O(n)). */
@@ -90,7 +91,7 @@ typedef struct sh_bbuf {
 
 void sh_bbuf_init(sh_bbuf *b);
 void sh_bbuf_free(sh_bbuf *b);
-/* Hands ownership of data to the caller and resets b. */
+/* Hands ownership of data to the caller and resets b. NULL (data freed) if b->err. */
 uint8_t *sh_bbuf_take(sh_bbuf *b, size_t *len);
 void sh_bbuf_raw(sh_bbuf *b, const void *p, size_t n);
 void sh_benc_int(sh_bbuf *b, int64_t v);

@@ -78,7 +78,8 @@ typedef struct sh_metainfo {
     int64_t creation_date;     /* 0 if absent */
     uint8_t *info;             /* the raw info dictionary, as hashed */
     size_t info_len;
-    bool has_piece_layers;     /* v2: every file larger than a piece has its layer */
+    bool has_piece_layers;     /* v2: every file larger than a piece has its layer
+                                  (false for v1-only) */
 } sh_metainfo;
 
 /* Parses a whole .torrent. On success *out is owned by the caller. */
@@ -104,7 +105,8 @@ uint32_t sh_metainfo_piece_size(const sh_metainfo *mi, uint32_t piece);
 /* The 20 bytes used on the wire and at trackers: v1 hash, or truncated v2 hash. */
 const uint8_t *sh_metainfo_wire_hash(const sh_metainfo *mi);
 
-/* Index of the file containing piece-space offset off (pads included). */
+/* Index of the file containing piece-space offset off (pads included);
+ * num_files if off >= total_size. */
 uint32_t sh_metainfo_file_at(const sh_metainfo *mi, uint64_t off);
 
 /*

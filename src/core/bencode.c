@@ -24,9 +24,9 @@ struct sh_bdoc {
 
 /* One open list or dict. */
 typedef struct frame {
-    uint32_t node;      /* index of the container node */
-    bool want_value;    /* dict: a key was read, its value is next */
-    sh_span last_key;   /* dict: previous key, for the ordering rule */
+    uint32_t node;    /* index of the container node */
+    bool want_value;  /* dict: a key was read, its value is next */
+    sh_span last_key; /* dict: previous key, for the ordering rule */
 } frame;
 
 typedef struct parser {
@@ -113,9 +113,12 @@ static int parse_int(parser *p, sh_bnode *nd)
     }
     nd->type = SH_BINT;
     /* -2^63 has no positive counterpart, so it cannot be negated as int64. */
-    if (!neg) nd->v.i = (int64_t)mag;
-    else if (mag > (uint64_t)INT64_MAX) nd->v.i = INT64_MIN;
-    else nd->v.i = -(int64_t)mag;
+    if (!neg)
+        nd->v.i = (int64_t)mag;
+    else if (mag > (uint64_t)INT64_MAX)
+        nd->v.i = INT64_MIN;
+    else
+        nd->v.i = -(int64_t)mag;
     return 0;
 }
 
@@ -328,7 +331,7 @@ const sh_bnode *sh_bdict_get(const sh_bnode *dict, const char *key)
 {
     if (!dict || dict->type != SH_BDICT || !key) return NULL;
     sh_span want = {(const uint8_t *)key, strlen(key)};
-    for (const sh_bnode *k = sh_bnode_first(dict); k; ) {
+    for (const sh_bnode *k = sh_bnode_first(dict); k;) {
         const sh_bnode *v = k + 1; /* a key is a string: one node */
         int c = key_cmp(k->v.s, want);
         if (c == 0) return v;
@@ -348,6 +351,7 @@ const sh_bnode *sh_blist_at(const sh_bnode *list, uint32_t i)
 {
     if (!list || list->type != SH_BLIST || i >= list->count) return NULL;
     const sh_bnode *e = sh_bnode_first(list);
-    while (e && i--) e = sh_bnode_next(list, e);
+    while (e && i--)
+        e = sh_bnode_next(list, e);
     return e;
 }

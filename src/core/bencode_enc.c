@@ -42,7 +42,8 @@ static bool reserve(sh_bbuf *b, size_t n)
         return false;
     }
     size_t cap = b->cap ? b->cap : 64;
-    while (cap - b->len < n) cap *= 2;
+    while (cap - b->len < n)
+        cap *= 2;
     uint8_t *d = realloc(b->data, cap);
     if (!d) {
         b->err = SH_ENOMEM;

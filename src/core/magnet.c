@@ -21,8 +21,10 @@ static void put_encoded(sh_bbuf *b, const char *s)
         bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                      c == '-' || c == '.' || c == '_' || c == '~';
         char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-        if (plain) sh_bbuf_raw(b, p, 1);
-        else sh_bbuf_raw(b, esc, 3);
+        if (plain)
+            sh_bbuf_raw(b, p, 1);
+        else
+            sh_bbuf_raw(b, esc, 3);
     }
 }
 

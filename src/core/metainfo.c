@@ -195,7 +195,8 @@ static int load_torrent(sh_metainfo *mi, const sh_bnode *root, sh_errinfo *ei)
 {
     const sh_bnode *info = sh_bdict_get(root, "info");
     if (!info) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info is missing");
-    if (info->type != SH_BDICT) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info is not a dictionary");
+    if (info->type != SH_BDICT)
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info is not a dictionary");
     int rc = load_info(mi, info, ei);
     if (!rc) rc = sh_mi_load_top(mi, root, ei);
     if (!rc && (mi->version & SH_META_V2))
@@ -278,8 +279,10 @@ uint32_t sh_metainfo_file_at(const sh_metainfo *mi, uint64_t off)
     uint32_t lo = 0, hi = mi->num_files; /* answer in [lo, hi) */
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (mi->files[mid].offset <= off) lo = mid;
-        else hi = mid;
+        if (mi->files[mid].offset <= off)
+            lo = mid;
+        else
+            hi = mid;
     }
     return lo;
 }

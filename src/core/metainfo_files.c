@@ -30,7 +30,8 @@ sh_file *sh_mi_files_push(sh_mi_files *fl)
 
 void sh_mi_files_free(sh_mi_files *fl)
 {
-    for (uint32_t i = 0; i < fl->n; i++) free(fl->v[i].path);
+    for (uint32_t i = 0; i < fl->n; i++)
+        free(fl->v[i].path);
     free(fl->v);
     memset(fl, 0, sizeof *fl);
 }
@@ -133,7 +134,8 @@ static int v1_single(const sh_bnode *info, const char *name, sh_mi_files *out, s
     int rc = get_length(info, "info", &f.length, ei);
     if (!rc) rc = get_attr(info, "info", &f, ei);
     if (rc) return rc;
-    if (f.pad) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info.attr marks the only file as padding");
+    if (f.pad)
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info.attr marks the only file as padding");
     f.path = sh_mi_strdup((sh_span){(const uint8_t *)name, strlen(name)});
     sh_file *slot = f.path ? sh_mi_files_push(out) : NULL;
     if (!slot) {
@@ -149,8 +151,7 @@ int sh_mi_files_v1(const sh_bnode *info, const char *name, sh_mi_files *out, boo
 {
     const sh_bnode *len = sh_bdict_get(info, "length");
     const sh_bnode *files = sh_bdict_get(info, "files");
-    if (len && files)
-        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info has both length and files");
+    if (len && files) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info has both length and files");
     if (!len && !files)
         return sh_errinfo_set(ei, SH_EMETAINFO, 0, "info has neither length nor files");
     *single = len != NULL;
@@ -230,7 +231,8 @@ static int tree_file(tree *t, const sh_bnode *props)
     if (f.pad) return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s is a pad file", field);
     const sh_bnode *root = sh_bdict_get(props, "pieces root");
     if (f.length > 0) { /* an empty file has no tree, so its root (if any) means nothing */
-        if (!root) return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s.pieces root is missing", field);
+        if (!root)
+            return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s.pieces root is missing", field);
         if (root->type != SH_BSTR || root->v.s.len != 32)
             return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s.pieces root is not a 32-byte string",
                                   field);
@@ -435,26 +437,30 @@ int sh_mi_match_hybrid(sh_mi_files *v1, uint64_t total_v1, const sh_mi_files *v2
         if (j >= v2->n) return hybrid_err(ei, i, f->path, "is not in info.file tree");
         const sh_file *g = &v2->v[j++];
         if (strcmp(f->path, g->path) != 0)
-            return hybrid_err(ei, i, f->path, "differs from the file at the same place in info.file tree");
+            return hybrid_err(ei, i, f->path,
+                              "differs from the file at the same place in info.file tree");
         if (f->length != g->length)
             return hybrid_err(ei, i, f->path, "has a different length in info.file tree");
         if (g->length == 0) continue;
         if (pos % piece_length) pos += piece_length - pos % piece_length;
         if (f->offset != pos)
-            return hybrid_err(ei, i, f->path,
-                              "does not start where the v2 layout puts it (missing or wrong pad file)");
+            return hybrid_err(
+                ei, i, f->path,
+                "does not start where the v2 layout puts it (missing or wrong pad file)");
         pos = f->offset + f->length; /* equal to v1's, so bounded by total_v1 */
         f->has_root = g->has_root;
         memcpy(f->pieces_root, g->pieces_root, 32);
     }
     if (j < v2->n)
-        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "hybrid: info.file tree has files not in info.files");
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0,
+                              "hybrid: info.file tree has files not in info.files");
     /* v1 may pad the last file up to its piece's end (libtorrent does), no further. */
     uint64_t pieces_v1 = total_v1 / piece_length + (total_v1 % piece_length != 0);
     uint64_t pieces_v2 = pos / piece_length + (pos % piece_length != 0);
     if (pieces_v1 != pieces_v2)
-        return sh_errinfo_set(ei, SH_EMETAINFO, 0,
-                              "hybrid: info.files spans %llu pieces, info.file tree %llu (extra pad file?)",
-                              (unsigned long long)pieces_v1, (unsigned long long)pieces_v2);
+        return sh_errinfo_set(
+            ei, SH_EMETAINFO, 0,
+            "hybrid: info.files spans %llu pieces, info.file tree %llu (extra pad file?)",
+            (unsigned long long)pieces_v1, (unsigned long long)pieces_v2);
     return 0;
 }

@@ -31,7 +31,8 @@ static uint32_t layer_len(const sh_metainfo *mi, const sh_file *f)
 static uint32_t log2u(uint64_t v)
 {
     uint32_t l = 0;
-    while (v > 1) v >>= 1, l++;
+    while (v > 1)
+        v >>= 1, l++;
     return l;
 }
 
@@ -111,9 +112,10 @@ static int merge_layers(sh_metainfo *mi, const sh_bnode *layers, const by_root *
     uint32_t i = 0;
     for (const sh_bnode *k = sh_bnode_first(layers); k; k = sh_bnode_next(layers, k + 1)) {
         if (k->v.s.len != 32)
-            return sh_errinfo_set(ei, SH_EMETAINFO, 0, "piece layers has a key of %zu bytes, expected 32",
-                                  k->v.s.len);
-        while (i < n && memcmp(idx[i].root, k->v.s.ptr, 32) < 0) i++;
+            return sh_errinfo_set(ei, SH_EMETAINFO, 0,
+                                  "piece layers has a key of %zu bytes, expected 32", k->v.s.len);
+        while (i < n && memcmp(idx[i].root, k->v.s.ptr, 32) < 0)
+            i++;
         for (; i < n && memcmp(idx[i].root, k->v.s.ptr, 32) == 0; i++) {
             int rc = take_layer(mi, &mi->files[idx[i].file], k, ei);
             if (rc) return rc;

@@ -21,8 +21,7 @@ int sh_mi_check_component(sh_span c, const char *field, sh_errinfo *ei)
                               SH_META_MAX_COMPONENT);
     if (sh_span_eq(c, ".") || sh_span_eq(c, ".."))
         return sh_errinfo_set(ei, SH_EPATH, 0, "%s is \"%s\"", field, c.len == 1 ? "." : "..");
-    if (memchr(c.ptr, '/', c.len))
-        return sh_errinfo_set(ei, SH_EPATH, 0, "%s contains '/'", field);
+    if (memchr(c.ptr, '/', c.len)) return sh_errinfo_set(ei, SH_EPATH, 0, "%s contains '/'", field);
     if (memchr(c.ptr, 0, c.len)) return sh_errinfo_set(ei, SH_EPATH, 0, "%s contains NUL", field);
     return 0;
 }
@@ -39,8 +38,10 @@ void sh_mi_escape(sh_span s, char *out, size_t size)
             o += 3;
             break;
         }
-        if (plain) out[o++] = (char)c;
-        else o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+        if (plain)
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
     }
     out[o] = 0;
 }
@@ -92,7 +93,8 @@ static int conflict(const char *a, const char *b, sh_errinfo *ei)
     sh_mi_escape((sh_span){(const uint8_t *)a, la}, ea, sizeof ea);
     if (strcmp(a, b) == 0) return sh_errinfo_set(ei, SH_EPATH, 0, "duplicate file path \"%s\"", ea);
     if (strncmp(a, b, la) == 0 && b[la] == '/')
-        return sh_errinfo_set(ei, SH_EPATH, 0, "file \"%s\" is also a directory of another file", ea);
+        return sh_errinfo_set(ei, SH_EPATH, 0, "file \"%s\" is also a directory of another file",
+                              ea);
     return 0;
 }
 
@@ -105,7 +107,8 @@ int sh_mi_check_unique(const sh_file *files, uint32_t n, sh_errinfo *ei)
         if (!files[i].pad) v[m++] = files[i].path;
     qsort(v, m, sizeof *v, cmp_ptr);
     int rc = 0;
-    for (uint32_t i = 1; i < m && !rc; i++) rc = conflict(v[i - 1], v[i], ei);
+    for (uint32_t i = 1; i < m && !rc; i++)
+        rc = conflict(v[i - 1], v[i], ei);
     free(v);
     return rc;
 }

@@ -29,8 +29,7 @@ static int check_url(const sh_bnode *u, const char *field, bool *keep, sh_errinf
 }
 
 /* Appends copies of the URLs of list (or of one string) to *urls. */
-static int add_urls(const sh_bnode *v, const char *field, char ***urls, uint32_t *n,
-                    sh_errinfo *ei)
+static int add_urls(const sh_bnode *v, const char *field, char ***urls, uint32_t *n, sh_errinfo *ei)
 {
     uint32_t max = v->type == SH_BLIST ? v->count : 1;
     char **a = calloc(max ? max : 1, sizeof *a);
@@ -51,7 +50,8 @@ static int add_urls(const sh_bnode *v, const char *field, char ***urls, uint32_t
 
 static void free_urls(char **urls, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) free(urls[i]);
+    for (uint32_t i = 0; i < n; i++)
+        free(urls[i]);
     free(urls);
 }
 
@@ -132,7 +132,8 @@ int sh_mi_load_top(sh_metainfo *mi, const sh_bnode *root, sh_errinfo *ei)
 
 void sh_mi_free_top(sh_metainfo *mi)
 {
-    for (uint32_t i = 0; i < mi->num_tiers; i++) free_urls(mi->tiers[i].urls, mi->tiers[i].count);
+    for (uint32_t i = 0; i < mi->num_tiers; i++)
+        free_urls(mi->tiers[i].urls, mi->tiers[i].count);
     free(mi->tiers);
     free_urls(mi->web_seeds, mi->num_web_seeds);
     free(mi->comment);

@@ -51,7 +51,8 @@ static void check(const sh_metainfo *mi)
 {
     check_layout(mi);
     /* Bounded: a small v2 input can describe millions of pieces. */
-    for (uint32_t p = 0; p < mi->num_pieces && p < 512; p++) check_piece(mi, p);
+    for (uint32_t p = 0; p < mi->num_pieces && p < 512; p++)
+        check_piece(mi, p);
     for (uint32_t p = mi->num_pieces > 512 ? mi->num_pieces - 512 : 0; p < mi->num_pieces; p++)
         check_piece(mi, p);
     CHECK(sh_metainfo_piece_size(mi, mi->num_pieces) == 0);
@@ -69,8 +70,8 @@ static void check(const sh_metainfo *mi)
 
 static void expect_code(int rc)
 {
-    CHECK(rc == 0 || rc == SH_EBENCODE || rc == SH_EMETAINFO || rc == SH_EPATH ||
-          rc == SH_ELIMIT || rc == SH_ENOMEM);
+    CHECK(rc == 0 || rc == SH_EBENCODE || rc == SH_EMETAINFO || rc == SH_EPATH || rc == SH_ELIMIT ||
+          rc == SH_ENOMEM);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -33,7 +33,8 @@ static void bad(const char *s, int code, const char *what)
     int rc = parse_s(s, &doc, &ei);
     if (rc != code) fail_msg("\"%s\": got %d (%s), want %d", s, rc, ei.msg, code);
     assert_ptr_equal(doc, (sh_bdoc *)0x1); /* out untouched on error */
-    if (what && !strstr(ei.msg, what)) fail_msg("\"%s\": message \"%s\" lacks \"%s\"", s, ei.msg, what);
+    if (what && !strstr(ei.msg, what))
+        fail_msg("\"%s\": message \"%s\" lacks \"%s\"", s, ei.msg, what);
 }
 
 static void test_ints(void **st)
@@ -169,10 +170,12 @@ static void test_lists_and_dicts(void **st)
 
     /* Iteration over a dict visits key, value, key, value. */
     int n = 0;
-    for (const sh_bnode *c = sh_bnode_first(r); c; c = sh_bnode_next(r, c)) n++;
+    for (const sh_bnode *c = sh_bnode_first(r); c; c = sh_bnode_next(r, c))
+        n++;
     assert_int_equal(n, 8);
     n = 0;
-    for (const sh_bnode *c = sh_bnode_first(list); c; c = sh_bnode_next(list, c)) n++;
+    for (const sh_bnode *c = sh_bnode_first(list); c; c = sh_bnode_next(list, c))
+        n++;
     assert_int_equal(n, 3);
     assert_null(sh_bnode_first(bar));
     assert_null(sh_bnode_first(NULL));
@@ -242,12 +245,13 @@ static void test_prefix(void **st)
     const char *s = "d1:ai1ee\x01\x02raw";
     sh_bdoc *doc;
     size_t used = 0;
-    assert_int_equal(sh_bencode_parse_prefix((const uint8_t *)s, strlen(s), NULL, &doc, &used, NULL),
-                     0);
+    assert_int_equal(
+        sh_bencode_parse_prefix((const uint8_t *)s, strlen(s), NULL, &doc, &used, NULL), 0);
     assert_int_equal(used, 8);
     assert_int_equal(sh_bdoc_root(doc)->raw.len, 8);
     sh_bdoc_free(doc);
-    assert_int_equal(sh_bencode_parse_prefix((const uint8_t *)"i5e", 3, NULL, &doc, &used, NULL), 0);
+    assert_int_equal(sh_bencode_parse_prefix((const uint8_t *)"i5e", 3, NULL, &doc, &used, NULL),
+                     0);
     assert_int_equal(used, 3);
     sh_bdoc_free(doc);
     assert_int_equal(sh_bencode_parse_prefix((const uint8_t *)"d1:a", 4, NULL, &doc, &used, NULL),
@@ -304,7 +308,8 @@ static void test_deep_nesting(void **st)
     assert_int_equal(ei.offset, 64); /* the 65th 'l' */
     /* Dicts nest the same way: "d1:a" repeated. */
     uint8_t *dd = malloc(4 * levels);
-    for (size_t i = 0; i < levels; i++) memcpy(dd + 4 * i, "d1:a", 4);
+    for (size_t i = 0; i < levels; i++)
+        memcpy(dd + 4 * i, "d1:a", 4);
     assert_int_equal(sh_bencode_parse(dd, 4 * levels, NULL, &doc, NULL), SH_ELIMIT);
     /* With a limit as deep as the input it parses, still without recursion. */
     sh_bencode_limits lim = {.max_depth = (uint32_t)levels};
@@ -361,7 +366,8 @@ static void test_many_nodes(void **st)
     sh_bbuf b;
     sh_bbuf_init(&b);
     sh_benc_list_begin(&b);
-    for (size_t i = 0; i < n; i++) sh_benc_int(&b, (int64_t)i - 7);
+    for (size_t i = 0; i < n; i++)
+        sh_benc_int(&b, (int64_t)i - 7);
     sh_benc_end(&b);
     assert_int_equal(b.err, 0);
     sh_bdoc *doc;
@@ -393,7 +399,8 @@ static void test_encoder(void **st)
     sh_benc_end(&b);
     sh_benc_end(&b);
     assert_int_equal(b.err, 0);
-    const char want[] = "d1:ai-9223372036854775808e1:b2:\0x1:c5:hello1:dli0ei9223372036854775807e0:deee";
+    const char want[] =
+        "d1:ai-9223372036854775808e1:b2:\0x1:c5:hello1:dli0ei9223372036854775807e0:deee";
     assert_int_equal(b.len, sizeof want - 1);
     assert_memory_equal(b.data, want, b.len);
 

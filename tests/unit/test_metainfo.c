@@ -155,13 +155,15 @@ static void benc(sh_bbuf *b, const bv *v)
     if (v->t == SH_BSTR) sh_benc_str(b, v->s, v->slen);
     if (v->t == SH_BLIST) {
         sh_benc_list_begin(b);
-        for (uint32_t k = 0; k < v->n; k++) benc(b, v->items[k]);
+        for (uint32_t k = 0; k < v->n; k++)
+            benc(b, v->items[k]);
         sh_benc_end(b);
     }
     if (v->t == SH_BDICT) {
         uint32_t ord[64];
         assert_true(v->n <= 64);
-        for (uint32_t k = 0; k < v->n; k++) ord[k] = k;
+        for (uint32_t k = 0; k < v->n; k++)
+            ord[k] = k;
         for (uint32_t k = 1; k < v->n; k++) /* insertion sort by raw key bytes */
             for (uint32_t j = k; j > 0 && kcmp(v, ord[j - 1], ord[j]) > 0; j--) {
                 uint32_t t = ord[j];
@@ -195,14 +197,17 @@ static void hpair(const uint8_t *a, const uint8_t *b, uint8_t *out)
 }
 
 /* Root over n nodes padded with zero-subtree nodes z to a width of w (power of two). */
-static void root_of(const uint8_t *nodes, uint32_t n, uint32_t w, const uint8_t z[32], uint8_t out[32])
+static void root_of(const uint8_t *nodes, uint32_t n, uint32_t w, const uint8_t z[32],
+                    uint8_t out[32])
 {
     uint8_t *lv = calloc(w, 32);
     uint8_t zz[32];
     memcpy(zz, z, 32);
-    for (uint32_t k = 0; k < w; k++) memcpy(lv + 32 * k, k < n ? nodes + 32 * k : zz, 32);
+    for (uint32_t k = 0; k < w; k++)
+        memcpy(lv + 32 * k, k < n ? nodes + 32 * k : zz, 32);
     for (; w > 1; w /= 2)
-        for (uint32_t k = 0; k < w / 2; k++) hpair(lv + 64 * k, lv + 64 * k + 32, lv + 32 * k);
+        for (uint32_t k = 0; k < w / 2; k++)
+            hpair(lv + 64 * k, lv + 64 * k + 32, lv + 32 * k);
     memcpy(out, lv, 32);
     free(lv);
 }
@@ -210,7 +215,8 @@ static void root_of(const uint8_t *nodes, uint32_t n, uint32_t w, const uint8_t 
 static uint32_t pow2(uint64_t n)
 {
     uint32_t w = 1;
-    while (w < n) w *= 2;
+    while (w < n)
+        w *= 2;
     return w;
 }
 
@@ -222,7 +228,8 @@ static uint8_t *leaves(uint32_t f, uint64_t len, uint32_t *nblocks)
     uint8_t *blk = malloc(BLK);
     for (uint32_t k = 0; k < nb; k++) {
         uint64_t o = (uint64_t)k * BLK, l = len - o < BLK ? len - o : BLK;
-        for (uint64_t x = 0; x < l; x++) blk[x] = content_byte(f, o + x);
+        for (uint64_t x = 0; x < l; x++)
+            blk[x] = content_byte(f, o + x);
         SHA256(blk, l, out + 32 * k);
     }
     free(blk);
@@ -265,11 +272,13 @@ typedef struct tf {
 static bv *v1_pieces(const tf *files, uint32_t n, uint64_t P, uint32_t *npieces)
 {
     uint64_t total = 0;
-    for (uint32_t k = 0; k < n; k++) total += files[k].len;
+    for (uint32_t k = 0; k < n; k++)
+        total += files[k].len;
     uint8_t *space = calloc(total ? total : 1, 1);
     uint64_t o = 0;
     for (uint32_t k = 0; k < n; k++) {
-        for (uint64_t x = 0; x < files[k].len && !files[k].pad; x++) space[o + x] = content_byte(k, x);
+        for (uint64_t x = 0; x < files[k].len && !files[k].pad; x++)
+            space[o + x] = content_byte(k, x);
         o += files[k].len;
     }
     uint32_t np = (uint32_t)((total + P - 1) / P);
@@ -346,14 +355,17 @@ static bv *make_torrent(unsigned ver, const char *name, uint64_t P, const tf *fi
     if (ver & SH_META_V1) {
         uint32_t np;
         dset(info, "pieces", v1_pieces(files, n, P, &np));
-        if (single) dset(info, "length", bi((int64_t)files[0].len));
-        else dset(info, "files", v1_files(files, n));
+        if (single)
+            dset(info, "length", bi((int64_t)files[0].len));
+        else
+            dset(info, "files", v1_files(files, n));
     }
     if (ver & SH_META_V2) {
         bv *tree = bd(), *layers = bd();
         dset(info, "meta version", bi(2));
         for (uint32_t k = 0; k < n; k++)
-            if (!files[k].pad) tree_add(tree, layers, single ? name : files[k].path, k, files[k].len, P);
+            if (!files[k].pad)
+                tree_add(tree, layers, single ? name : files[k].path, k, files[k].len, P);
         dset(info, "file tree", tree);
         dset(root, "piece layers", layers);
     }
@@ -426,14 +438,16 @@ static void check_v2_pieces(const sh_metainfo *mi, const tf *files, uint32_t n)
         uint8_t *lf = malloc((size_t)nb * 32 + 1), blk[BLK];
         for (uint32_t b = 0; b < nb; b++) {
             uint32_t l = dlen - b * BLK < BLK ? dlen - b * BLK : BLK;
-            for (uint32_t x = 0; x < l; x++) blk[x] = content_byte(k, start + (uint64_t)b * BLK + x);
+            for (uint32_t x = 0; x < l; x++)
+                blk[x] = content_byte(k, start + (uint64_t)b * BLK + x);
             SHA256(blk, l, lf + 32 * b);
         }
         uint8_t r[32];
         root_of(lf, nb, leaves_n, ZERO, r);
         free(lf);
         assert_memory_equal(r, h, 32);
-        assert_int_equal(dlen, f->length - start < mi->piece_length ? f->length - start : mi->piece_length);
+        assert_int_equal(dlen, f->length - start < mi->piece_length ? f->length - start
+                                                                    : mi->piece_length);
     }
 }
 
@@ -453,11 +467,11 @@ static void check_files(const sh_metainfo *mi, const tf *want, uint32_t n, const
 static const tf SINGLE[] = {{"movie.bin", 100000, false}};
 static const tf MULTI_V1[] = {{"a/one", 5000, false}, {"a/two", 0, false}, {"b", 40000, false}};
 /* v2 order is tree order (sorted); lengths chosen to need pads after "a" and "c/d". */
-static const tf MULTI_V2[] = {{"a", 20000, false}, {"c/d", 70000, false}, {"c/e", 0, false},
-                              {"z", 100, false}};
-static const tf HYBRID[] = {{"a", 20000, false}, {".pad/12768", 12768, true},
+static const tf MULTI_V2[] = {
+    {"a", 20000, false}, {"c/d", 70000, false}, {"c/e", 0, false}, {"z", 100, false}};
+static const tf HYBRID[] = {{"a", 20000, false},   {".pad/12768", 12768, true},
                             {"c/d", 70000, false}, {".pad/28304", 28304, true},
-                            {"c/e", 0, false}, {"z", 100, false}};
+                            {"c/e", 0, false},     {"z", 100, false}};
 
 static void test_v1_single(void **st)
 {
@@ -516,7 +530,8 @@ static void test_v1_single(void **st)
     assert_int_equal(sh_metainfo_piece_v2(mi, 4, &h, NULL, NULL), SH_ERANGE);
 
     char hex[41], want[256];
-    for (int k = 0; k < 20; k++) sprintf(hex + 2 * k, "%02x", h1[k]);
+    for (int k = 0; k < 20; k++)
+        sprintf(hex + 2 * k, "%02x", h1[k]);
     snprintf(want, sizeof want,
              "magnet:?xt=urn:btih:%s&dn=movie.bin&tr=http%%3A%%2F%%2Ft0%%2Fa"
              "&tr=http%%3A%%2F%%2Ft0%%2Fb&tr=udp%%3A%%2F%%2Ft1%%2F",
@@ -591,10 +606,12 @@ static void test_v2_single(void **st)
     check_v2_pieces(mi, SINGLE, 1);
 
     char hex[65], want[256];
-    for (int k = 0; k < 32; k++) sprintf(hex + 2 * k, "%02x", h2[k]);
-    snprintf(want, sizeof want,
-             "magnet:?xt=urn:btmh:1220%s&dn=movie.bin&tr=http%%3A%%2F%%2F127.0.0.1%%3A6969%%2Fannounce",
-             hex);
+    for (int k = 0; k < 32; k++)
+        sprintf(hex + 2 * k, "%02x", h2[k]);
+    snprintf(
+        want, sizeof want,
+        "magnet:?xt=urn:btmh:1220%s&dn=movie.bin&tr=http%%3A%%2F%%2F127.0.0.1%%3A6969%%2Fannounce",
+        hex);
     char *mag = sh_metainfo_magnet(mi);
     assert_string_equal(mag, want);
     free(mag);
@@ -671,8 +688,10 @@ static void test_hybrid(void **st)
     check_v2_pieces(mi, HYBRID, 6);
     char *mag = sh_metainfo_magnet(mi);
     char hex1[41], hex2[65], want[300];
-    for (int k = 0; k < 20; k++) sprintf(hex1 + 2 * k, "%02x", h1[k]);
-    for (int k = 0; k < 32; k++) sprintf(hex2 + 2 * k, "%02x", h2[k]);
+    for (int k = 0; k < 20; k++)
+        sprintf(hex1 + 2 * k, "%02x", h1[k]);
+    for (int k = 0; k < 32; k++)
+        sprintf(hex2 + 2 * k, "%02x", h2[k]);
     snprintf(want, sizeof want, "magnet:?xt=urn:btih:%s&xt=urn:btmh:1220%s&dn=dir&tr=", hex1, hex2);
     assert_memory_equal(mag, want, strlen(want));
     free(mag);
@@ -925,11 +944,13 @@ static void test_bad_paths(void **st)
 
     r = good_v1();
     bv *path = dget(dget(INFO(r), "files")->items[2], "path");
-    for (int k = 0; k < 64; k++) ladd(path, bs("d"));
+    for (int k = 0; k < 64; k++)
+        ladd(path, bs("d"));
     load_bad(r, SH_EPATH, "info.files[2].path has 65 components, more than 64");
     r = good_v1();
     path = dget(dget(INFO(r), "files")->items[2], "path");
-    for (int k = 0; k < 17; k++) ladd(path, bb(longc, 250));
+    for (int k = 0; k < 17; k++)
+        ladd(path, bb(longc, 250));
     load_bad(r, SH_EPATH, "info.files[2].path has 4268 bytes, more than 4096");
     r = good_v1();
     ladd(dget(dget(INFO(r), "files")->items[2], "path"), bi(1));
@@ -956,7 +977,8 @@ static void test_bad_paths(void **st)
     sh_metainfo_free(mi);
 
     /* The name is one safe component. */
-    const char *names[][2] = {{"..", "info.name is \"..\""}, {"", "info.name is empty"},
+    const char *names[][2] = {{"..", "info.name is \"..\""},
+                              {"", "info.name is empty"},
                               {"a/b", "info.name contains '/'"}};
     for (int k = 0; k < 3; k++) {
         r = good_v1();
@@ -1091,8 +1113,10 @@ static void test_bad_hybrid(void **st)
 {
     (void)st;
     /* v1 without the pad after "a": "c/d" is not where v2 puts it. */
-    static const tf nopad[] = {{"a", 20000, false}, {"c/d", 70000, false},
-                               {".pad/28304", 28304, true}, {"c/e", 0, false},
+    static const tf nopad[] = {{"a", 20000, false},
+                               {"c/d", 70000, false},
+                               {".pad/28304", 28304, true},
+                               {"c/e", 0, false},
                                {"z", 100, false}};
     bv *r = make_torrent(SH_META_HYBRID, "dir", 32768, nopad, 5, false);
     load_bad(r, SH_EMETAINFO, "hybrid: info.files[1] (\"c/d\") does not start where the v2 layout");
@@ -1126,7 +1150,8 @@ static void test_bad_hybrid(void **st)
     /* v1 says one file named "other", the tree holds "movie.bin": not one file of that name. */
     r = make_torrent(SH_META_HYBRID, "movie.bin", 32768, SINGLE, 1, true);
     dset(INFO(r), "name", bs("other"));
-    load_bad(r, SH_EMETAINFO, "hybrid: info.length describes a single file, info.file tree does not");
+    load_bad(r, SH_EMETAINFO,
+             "hybrid: info.length describes a single file, info.file tree does not");
 }
 
 static void test_bad_trackers(void **st)
@@ -1262,7 +1287,8 @@ static uint8_t *slurp(const char *name, size_t *len)
 static void check_hex(const uint8_t *h, size_t n, const char *want)
 {
     char hex[65];
-    for (size_t k = 0; k < n; k++) sprintf(hex + 2 * k, "%02x", h[k]);
+    for (size_t k = 0; k < n; k++)
+        sprintf(hex + 2 * k, "%02x", h[k]);
     assert_string_equal(hex, want);
 }
 
@@ -1281,14 +1307,19 @@ static void check_fixture(FILE *f, const char *name)
     int n = 0;
     assert_non_null(fgets(line, sizeof line, f) && sscanf(line, "v1 %79s", v1) == 1 ? line : NULL);
     assert_non_null(fgets(line, sizeof line, f) && sscanf(line, "v2 %79s", v2) == 1 ? line : NULL);
-    assert_non_null(fgets(line, sizeof line, f) && sscanf(line, "pieces %llu", &pieces) == 1 ? line : NULL);
-    assert_non_null(fgets(line, sizeof line, f) && sscanf(line, "piece_length %llu", &plen) == 1 ? line : NULL);
-    assert_non_null(fgets(line, sizeof line, f) && sscanf(line, "total %llu", &total) == 1 ? line : NULL);
-    assert_non_null(fgets(line, sizeof line, f) && sscanf(line, "name %255s", ltname) == 1 ? line : NULL);
+    assert_non_null(
+        fgets(line, sizeof line, f) && sscanf(line, "pieces %llu", &pieces) == 1 ? line : NULL);
+    assert_non_null(
+        fgets(line, sizeof line, f) && sscanf(line, "piece_length %llu", &plen) == 1 ? line : NULL);
+    assert_non_null(fgets(line, sizeof line, f) && sscanf(line, "total %llu", &total) == 1 ? line
+                                                                                           : NULL);
+    assert_non_null(fgets(line, sizeof line, f) && sscanf(line, "name %255s", ltname) == 1 ? line
+                                                                                           : NULL);
     while (fgets(line, sizeof line, f) && strncmp(line, "end", 3) != 0) {
         unsigned long long o, l;
         assert_true(n < 32);
-        assert_int_equal(sscanf(line, "file %llu %llu %d %255s", &o, &l, &lf[n].pad, lf[n].path), 4);
+        assert_int_equal(sscanf(line, "file %llu %llu %d %255s", &o, &l, &lf[n].pad, lf[n].path),
+                         4);
         lf[n].off = o;
         lf[n].len = l;
         n++;
@@ -1299,7 +1330,8 @@ static void check_fixture(FILE *f, const char *name)
     sh_errinfo ei = {0};
     int rc = sh_metainfo_parse(buf, len, &mi, &ei);
     if (rc) fail_msg("%s: %d %s", name, rc, ei.msg);
-    assert_int_equal(mi->version, (strcmp(v1, "-") ? SH_META_V1 : 0) | (strcmp(v2, "-") ? SH_META_V2 : 0));
+    assert_int_equal(mi->version,
+                     (strcmp(v1, "-") ? SH_META_V1 : 0) | (strcmp(v2, "-") ? SH_META_V2 : 0));
     if (mi->version & SH_META_V1) check_hex(mi->info_hash_v1, 20, v1);
     if (mi->version & SH_META_V2) check_hex(mi->info_hash_v2, 32, v2);
     assert_int_equal(mi->num_pieces, pieces);
@@ -1361,25 +1393,19 @@ int main(void)
 {
     snprintf(data_dir, sizeof data_dir, "%s", __FILE__);
     char *slash = strrchr(data_dir, '/');
-    if (slash) snprintf(slash, sizeof data_dir - (size_t)(slash - data_dir), "/data");
-    else snprintf(data_dir, sizeof data_dir, "data");
+    if (slash)
+        snprintf(slash, sizeof data_dir - (size_t)(slash - data_dir), "/data");
+    else
+        snprintf(data_dir, sizeof data_dir, "data");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v1_single),
-        cmocka_unit_test(test_v1_multi),
-        cmocka_unit_test(test_v2_single),
-        cmocka_unit_test(test_v2_multi_pads),
-        cmocka_unit_test(test_hybrid),
-        cmocka_unit_test(test_parse_info_and_set_layer),
-        cmocka_unit_test(test_bad_structure),
-        cmocka_unit_test(test_bad_lengths),
-        cmocka_unit_test(test_bad_paths),
-        cmocka_unit_test(test_bad_v2),
-        cmocka_unit_test(test_bad_layers),
-        cmocka_unit_test(test_bad_hybrid),
-        cmocka_unit_test(test_bad_trackers),
-        cmocka_unit_test(test_size_limits),
-        cmocka_unit_test(test_mutations),
-        cmocka_unit_test(test_libtorrent_fixtures),
+        cmocka_unit_test(test_v1_single),     cmocka_unit_test(test_v1_multi),
+        cmocka_unit_test(test_v2_single),     cmocka_unit_test(test_v2_multi_pads),
+        cmocka_unit_test(test_hybrid),        cmocka_unit_test(test_parse_info_and_set_layer),
+        cmocka_unit_test(test_bad_structure), cmocka_unit_test(test_bad_lengths),
+        cmocka_unit_test(test_bad_paths),     cmocka_unit_test(test_bad_v2),
+        cmocka_unit_test(test_bad_layers),    cmocka_unit_test(test_bad_hybrid),
+        cmocka_unit_test(test_bad_trackers),  cmocka_unit_test(test_size_limits),
+        cmocka_unit_test(test_mutations),     cmocka_unit_test(test_libtorrent_fixtures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include <shoal/bencode.h>
 #include <shoal/merkle.h>
+#include <shoal/metainfo.h>
 #include <shoal/mkinfo.h>
 #include <shoal/sha.h>
 #include <shoal/types.h>
@@ -274,6 +275,112 @@ static void check_v1_entry(const sh_bnode *e, const char *path, uint64_t len, co
     assert_int_equal(pl->count, k);
 }
 
+/* The bytes of a file of the job, by its path in the loaded torrent. */
+static uint8_t *job_file_data(const struct job *j, const char *path, uint64_t len)
+{
+    uint32_t seed = SINGLE_SEED;
+    if (!j->single) find_spec(j->files, j->nfiles, path, &seed);
+    return gen_file(seed, len);
+}
+
+/*
+ * Loads the torrent with shoal's own loader and checks the layout it sees
+ * (files in order, pads, piece counts), then verifies every piece of the
+ * piece space: v1 against pieces, v2 against sh_metainfo_piece_v2.
+ */
+static void check_metainfo(const struct job *j, const uint8_t *t, size_t tlen)
+{
+    sh_metainfo *mi = NULL;
+    sh_errinfo ei = {0};
+    if (sh_metainfo_parse(t, tlen, &mi, &ei) != 0) fail_msg("loader refused: %s", ei.msg);
+    uint64_t P = j->piece, content = 0, v2_pieces = 0;
+    uint32_t unaligned = 0;
+    for (size_t i = 0; i < j->nfiles; i++) {
+        content += j->files[i].len;
+        v2_pieces += ceil_div(j->files[i].len, P);
+        unaligned += j->files[i].len % P != 0;
+    }
+    assert_int_equal(mi->version, j->version);
+    assert_int_equal(mi->piece_length, P);
+    assert_int_equal(mi->single_file, j->single);
+    assert_int_equal(mi->is_private, j->priv);
+    assert_string_equal(mi->name, j->name);
+    assert_int_equal(mi->content_size, content);
+    assert_int_equal(mi->num_pieces, j->version == SH_META_V1 ? ceil_div(content, P) : v2_pieces);
+    if (j->version & SH_META_V2) assert_true(mi->has_piece_layers);
+
+    /* Files in sorted order; a pad exactly where the next file needs one. */
+    uint32_t real = 0, pads = 0;
+    uint64_t pos = 0;
+    for (uint32_t i = 0; i < mi->num_files; i++) {
+        const sh_file *f = &mi->files[i];
+        assert_int_equal(f->offset, pos);
+        pos += f->length;
+        if (f->pad) {
+            assert_true(j->version & SH_META_V2);
+            assert_true(i > 0 && !mi->files[i - 1].pad && mi->files[i - 1].length % P != 0);
+            assert_int_equal(pos % P, 0);
+            pads++;
+            continue;
+        }
+        const char *want = j->single ? j->name : SORTED[real];
+        assert_string_equal(f->path, want);
+        uint32_t seed;
+        const struct spec *sp = j->single ? j->files : find_spec(j->files, j->nfiles, want, &seed);
+        assert_int_equal(f->length, sp->len);
+        assert_int_equal(f->executable, sp->exec);
+        assert_int_equal(f->has_root, (j->version & SH_META_V2) && f->length > 0);
+        assert_int_equal(f->layer != NULL, (j->version & SH_META_V2) && f->length > P);
+        if (f->layer) assert_int_equal(f->layer_count, ceil_div(f->length, P));
+        real++;
+    }
+    assert_int_equal(real, j->single ? 1 : NTREE);
+    assert_int_equal(pos, mi->total_size);
+    /* Hybrids pad every unaligned file (the last too, as libtorrent); a
+     * v2-only layout has no tail pad; v1 has none at all. */
+    if (j->version == SH_META_HYBRID && !j->single) assert_int_equal(pads, unaligned);
+    if (j->version == SH_META_V1 || j->single) assert_int_equal(pads, 0);
+    /* (In TREE the last file in order, z_exec.sh, is unaligned.) */
+    if (j->version == SH_META_V2 && !j->single) assert_int_equal(pads, unaligned - 1);
+
+    uint8_t *space = calloc(mi->total_size + 1, 1);
+    assert_non_null(space);
+    for (uint32_t i = 0; i < mi->num_files; i++) {
+        const sh_file *f = &mi->files[i];
+        if (f->pad) continue;
+        uint8_t *d = job_file_data(j, f->path, f->length);
+        memcpy(space + f->offset, d, f->length);
+        free(d);
+    }
+    for (uint32_t i = 0; i < mi->num_pieces; i++) {
+        uint64_t off = (uint64_t)i * P;
+        uint32_t psize = sh_metainfo_piece_size(mi, i);
+        assert_true(psize > 0 && psize <= P);
+        if (mi->version & SH_META_V1) {
+            uint8_t h[20];
+            sh_sha1(space + off, psize, h);
+            assert_memory_equal(mi->pieces_v1 + 20 * (size_t)i, h, 20);
+        }
+        if (mi->version & SH_META_V2) {
+            const uint8_t *want;
+            uint32_t leaves, dlen;
+            uint8_t got[32];
+            assert_int_equal(sh_metainfo_piece_v2(mi, i, &want, &leaves, &dlen), 0);
+            assert_true(dlen <= psize);
+            assert_int_equal(sh_merkle_data_root(space + off, dlen, leaves, got), 0);
+            assert_memory_equal(got, want, 32);
+            /* and a flipped byte would not pass */
+            space[off + dlen - 1] ^= 0x80;
+            assert_int_equal(sh_merkle_data_root(space + off, dlen, leaves, got), 0);
+            assert_memory_not_equal(got, want, 32);
+            space[off + dlen - 1] ^= 0x80;
+        }
+    }
+    assert_int_equal(sh_metainfo_piece_size(mi, mi->num_pieces), 0);
+    free(space);
+    sh_metainfo_free(mi);
+}
+
 /* Everything the torrent should say about a tree job, from first principles. */
 static void check_tree_torrent(const struct job *j, const uint8_t *t, size_t tlen)
 {
@@ -368,6 +475,7 @@ static void check_tree_torrent(const struct job *j, const uint8_t *t, size_t tle
     if (v2) assert_int_equal(layers->count, nlayers);
     free(space);
     sh_bdoc_free(doc);
+    check_metainfo(j, t, tlen);
 }
 
 /* ---- tests ---- */
@@ -457,6 +565,7 @@ static void check_single(const struct job *j, const uint8_t *t, size_t tlen)
     }
     free(d);
     sh_bdoc_free(doc);
+    check_metainfo(j, t, tlen);
 }
 
 static void test_single_sizes(void **st)
