@@ -36,7 +36,7 @@ typedef struct sh_picker_config {
     uint32_t num_pieces;
     uint32_t piece_length;       /* every piece but the last */
     uint32_t last_piece_length;  /* 1..piece_length */
-    uint32_t random_first;       /* pieces picked at random before rarest-first; default 4 */
+    uint32_t random_first;       /* pieces picked at random before rarest-first; 0 → 4 */
     uint32_t max_partial;        /* pieces in progress at once; a pick starts no new piece
                                     beyond this (0: unlimited). Bounds assembly memory. */
     uint64_t seed;               /* for the random order and tie-breaks */
@@ -82,6 +82,8 @@ bool sh_picker_interesting(const sh_picker *p, const sh_bitfield *peer_bits);
  * in runs of at most max_run blocks, and marks them requested. `allowed`
  * (may be NULL) restricts the choice to those pieces (allowed-fast while
  * choked). Returns the number of sh_pick entries written to out (<= max_out).
+ * The picker does not know peers: an endgame pick (dup) may name a block this
+ * same peer already has in flight; the caller skips it and unrequests it.
  */
 size_t sh_picker_pick(sh_picker *p, const sh_bitfield *peer_bits, const sh_bitfield *allowed,
                       uint32_t max_blocks, uint32_t max_run, sh_pick *out, size_t max_out);

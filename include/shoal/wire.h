@@ -9,8 +9,11 @@
  * assembled in the decoder's own buffer, which never grows past max_msg.
  * Every message is validated for its exact length before it is returned, as
  * libtorrent and Transmission do: a request is 13 bytes, a have 5, a piece
- * carries 1..max_block bytes. Anything else is SH_EPROTO and the connection
- * must be closed; the decoder is then dead and returns SH_EPROTO forever.
+ * carries 1..max_block bytes, a request asks for 1..max_block bytes. Anything
+ * else is SH_EPROTO and the connection must be closed; the decoder is then
+ * dead and returns SH_EPROTO forever. Messages with an id this codec does not
+ * know are consumed and skipped silently (never buffered; max_msg still
+ * applies), so future extensions do not cost the connection.
  *
  * The codec knows nothing of connections, torrents or sockets.
  */
