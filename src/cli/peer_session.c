@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TICK SH_MS(250)
+#define TICK SH_MS(50) /* also how often the peer count is sampled for --json "peers" */
 
 typedef enum end_kind {
     END_NONE = 0,

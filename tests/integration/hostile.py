@@ -180,15 +180,15 @@ class HostilePeer:
         fast = bool(theirs[27] & 0x04)
 
         if self.mode == "garbage":
-            c.sendall(os.urandom(68))
             r.offence_sent = True
+            c.sendall(os.urandom(68))
             return self._wait_close(c, r, time.monotonic())
 
         c.sendall(handshake(self.t.info_hash, pid, fast=fast))
 
         if self.mode == "oversized":
-            c.sendall(struct.pack(">I", 0xFFFFFFF0) + b"\x07" + os.urandom(1000))
             r.offence_sent = True
+            c.sendall(struct.pack(">I", 0xFFFFFFF0) + b"\x07" + os.urandom(1000))
             return self._wait_close(c, r, time.monotonic())
 
         if self.mode == "bad_request":
@@ -201,18 +201,18 @@ class HostilePeer:
                 (0, pl + 16384, 16384),         # offset past the piece
                 (0, 0, 1 << 20),                # block far too large
             ]
+            r.offence_sent = True
             for p, o, n in bad:
                 c.sendall(msg(REQUEST, struct.pack(">III", p, o, n)))
-            r.offence_sent = True
             return self._wait_close(c, r, time.monotonic())
 
         if self.mode == "unrequested":
             c.sendall(msg(BITFIELD, self._bitfield_all()))
             # Stay choking: nobody may request from us, so these are unsolicited.
             block = os.urandom(16384)
+            r.offence_sent = True
             for p in range(min(4, self.t.num_pieces)):
                 c.sendall(msg(PIECE, struct.pack(">II", p, 0) + block))
-            r.offence_sent = True
             return self._wait_close(c, r, time.monotonic())
 
         if self.mode == "wrong_data":

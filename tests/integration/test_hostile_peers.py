@@ -44,13 +44,17 @@ def test_hostile_peer(tmp_path, shoals, mode):
     finally:
         hp.close()
     conns = hp.snapshot()
+    for r in conns:  # shown when the test fails (or with -s)
+        print("%s: conn from %s: offence %s, %d requests, %d pieces, ended %s after %s s" % (
+            mode, r.peer, r.offence_sent, r.requests, r.pieces_sent, r.end, r.ended_after))
+    print("%s: get summary %s" % (mode, j))
     assert conns, "shoal never connected to the hostile peer"
     for r in conns:
         if not r.offence_sent:
             continue
         assert r.end in ("eof", "reset"), "hostile connection from %s ended with %s after %s s" % (
             r.peer, r.end, r.ended_after)
-    assert any(r.offence_sent for r in conns)
+    assert any(r.offence_sent for r in conns), [(r.peer, r.end) for r in conns]
     if mode == "wrong_data":
         assert sum(r.requests for r in conns) >= 1, "shoal never requested from the wrong-data peer"
         assert j["banned"] >= 1, j

@@ -73,7 +73,7 @@ def test_libtorrent_downloads_from_shoal(tmp_path, shoals, version, multi):
     data = payload(str(src), multi)
     torrent = shoal_create(data, str(tmp_path / ("shoal-%s.torrent" % version)), version=version,
                            piece_size=32 * 1024)
-    s = start_seed(shoals, str(tmp_path), torrent, data, extra=["--json"])
+    s = start_seed(shoals, str(tmp_path), torrent, data, extra=["--json", "--log-level", "info"])
     leech = LtPeer(new_ip())
     try:
         out = tmp_path / "lt-out"
@@ -87,4 +87,3 @@ def test_libtorrent_downloads_from_shoal(tmp_path, shoals, version, multi):
     assert s.stop(10) == 0, s.describe()
     j = s.json()
     assert j["up_bytes"] >= j["bytes"], j
-    assert j["peers"] >= 1

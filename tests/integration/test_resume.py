@@ -21,7 +21,7 @@ SIZE = 32 * 1024 * 1024
 LIMIT = 4 * 1024 * 1024  # bytes/s for the first run: about 8 s for all of it
 
 
-def setup(tmp_path, shoals):
+def prepare(tmp_path, shoals):
     data = write_random(str(tmp_path / "big.bin"), SIZE)
     torrent = shoal_create(data, str(tmp_path / "big.torrent"), piece_size=256 * 1024)
     seed = start_seed(shoals, str(tmp_path), torrent, data)
@@ -51,7 +51,7 @@ def rerun(tmp_path, shoals, torrent, seed, out, name):
 
 
 def test_resume_after_sigkill(tmp_path, shoals):
-    data, torrent, seed = setup(tmp_path, shoals)
+    data, torrent, seed = prepare(tmp_path, shoals)
     out = tmp_path / "out"
     g = start_get(shoals, str(tmp_path), torrent, str(out), peers=[seed.addr],
                   extra=["--download-limit", str(LIMIT), "--timeout", "30"], name="first")
@@ -68,7 +68,7 @@ def test_resume_after_sigkill(tmp_path, shoals):
 
 
 def test_resume_after_sigterm(tmp_path, shoals):
-    data, torrent, seed = setup(tmp_path, shoals)
+    data, torrent, seed = prepare(tmp_path, shoals)
     out = tmp_path / "out"
     g = start_get(shoals, str(tmp_path), torrent, str(out), peers=[seed.addr],
                   extra=["--download-limit", str(LIMIT), "--timeout", "30"], name="first")
@@ -83,7 +83,7 @@ def test_resume_after_sigterm(tmp_path, shoals):
 
 
 def test_complete_output_is_not_fetched_again(tmp_path, shoals):
-    data, torrent, seed = setup(tmp_path, shoals)
+    data, torrent, seed = prepare(tmp_path, shoals)
     out = tmp_path / "out"
     j = rerun(tmp_path, shoals, torrent, seed, out, "first")
     assert j["down_bytes"] >= SIZE
