@@ -114,7 +114,7 @@ while :; do
         bytes=$(du -s -B1 "$WORK"/peer*/ 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
         tn=$(now)
         rate=$(awk -v b="$bytes" -v lb="$last_bytes" -v t="$tn" -v lt="$last_t" \
-            'BEGIN { d = t - lt; printf "%.0f", d > 0 ? (b - lb) / d : 0 }')
+            'BEGIN { d = t - lt; printf "%.0f", (d > 0 ? (b - lb) / d : 0) }')
         last_bytes=$bytes
         last_t=$tn
         sent=$(awk '/^wchar:/ { print $2 }' "/proc/$SEED_PID/io" 2>/dev/null || echo 0)

@@ -254,6 +254,7 @@ static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
     json_object_set_new(j, "run_seconds", json_real(secs(s->start, now)));
     json_object_set_new(j, "down_bytes", json_integer((json_int_t)st->swarm.payload_down));
     json_object_set_new(j, "up_bytes", json_integer((json_int_t)st->swarm.payload_up));
+    json_object_set_new(j, "wasted_bytes", json_integer((json_int_t)st->swarm.wasted));
     json_object_set_new(j, "wire_down", json_integer((json_int_t)st->wire_down));
     json_object_set_new(j, "wire_up", json_integer((json_int_t)st->wire_up));
     json_object_set_new(j, "peers", json_integer(s->max_peers));

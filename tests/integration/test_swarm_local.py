@@ -42,6 +42,8 @@ def test_eight_peers_trade(tmp_path, shoals):
     sj = seed.json()
     got = [g.json() for g in gets]
     assert all(j["status"] == "complete" for j in got)
+    print("seeder sent %.2f copies; peers: %s" % (sj["up_bytes"] / SIZE, [
+        (round(j["seconds"], 1), round(j["up_bytes"] / SIZE, 2), round(j["down_bytes"] / SIZE, 2), round(j["wire_down"] / SIZE, 2), j["peers"]) for j in got]))
     total_down = sum(j["down_bytes"] for j in got)
     assert total_down >= N * SIZE
     # Without trading the seeder would upload N * SIZE; with it, a few copies.
