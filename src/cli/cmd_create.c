@@ -5,12 +5,15 @@
  * The output is never left half-written: the torrent goes to OUT.tmp.<pid>
  * in OUT's directory, is fsync'd, then renamed over OUT (refusing to replace
  * an existing OUT unless --force). On any error or signal the temp file is
- * removed. Hashing is single-threaded: the builder takes one byte stream.
+ * removed. Hashing is single-threaded: the builder takes one byte stream,
+ * which it reads straight from the page cache (seqread maps the files).
  */
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "io/clock.h"
+#include "io/atomicfile.h"
 #include "io/fswalk.h"
+#include "io/seqread.h"
 
 #include <shoal/metainfo.h>
 #include <shoal/mkinfo.h>
@@ -18,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,7 +30,7 @@
 #include <unistd.h>
 
 #define CMD "create"
-#define READ_CHUNK (4u << 20) /* large sequential reads: few syscalls, full readahead */
+#define FEED_CHUNK (4u << 20) /* bytes per builder call: progress and ^C granularity */
 
 typedef struct create_args {
     const char *path;
@@ -54,32 +56,32 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: shoal create [options] PATH\n"
-            "\n"
-            "Make a .torrent from a file or a directory (walked recursively).\n"
-            "Inside a directory, symlinks are skipped with a warning and special files\n"
-            "(FIFOs, sockets, devices) are an error; PATH itself may be a symlink.\n"
-            "\n"
-            "options:\n"
-            "  -o, --output FILE     where to write (default: ./<name>.torrent)\n"
-            "  -f, --force           replace FILE if it exists\n"
-            "  -t, --tracker URL     announce URL; repeat for more (each its own tier)\n"
-            "  -w, --web-seed URL    BEP 19 web seed; repeatable\n"
-            "      --piece-size N    bytes, K/M suffixes, 16K..256M: a power of two\n"
-            "                        (v1 only: any multiple of 16K)\n"
-            "                        (default: chosen for about 1000-2000 pieces)\n"
-            "      --v1 | --v2 | --hybrid   torrent version (default: --hybrid)\n"
-            "      --private         set the BEP 27 private flag\n"
-            "      --comment TEXT    add a comment\n"
-            "      --no-date         omit the creation date (reproducible output)\n"
-            "      --log-level L     error, warn (default), info, debug, trace\n"
-            "  -h, --help            show this help\n"
-            "\n"
-            "On success prints the info-hash(es) and the path written.\n"
-            "A progress bar is shown on stderr when it is a terminal.\n"
-            "exit status: 0 written; 1 I/O failure or interrupted; 2 bad usage, bad input\n"
-            "(missing/unreadable PATH, special file, no files) or FILE exists.\n");
+    fprintf(f, "usage: shoal create [options] PATH\n"
+               "\n"
+               "Make a .torrent from a file or a directory (walked recursively).\n"
+               "Inside a directory, symlinks are skipped with a warning and special files\n"
+               "(FIFOs, sockets, devices) are an error; PATH itself may be a symlink.\n"
+               "\n"
+               "options:\n"
+               "  -o, --output FILE     where to write (default: ./<name>.torrent)\n"
+               "  -f, --force           replace FILE if it exists\n"
+               "  -t, --tracker URL     announce URL; repeat for more (each its own tier)\n"
+               "  -w, --web-seed URL    BEP 19 web seed; repeatable\n"
+               "      --piece-size N    bytes, K/M suffixes, 16K..256M: a power of two\n"
+               "                        (v1 only: any multiple of 16K)\n"
+               "                        (default: the smallest power of two >= 32K that\n"
+               "                        gives < 2000 pieces, at most 16M)\n"
+               "      --v1 | --v2 | --hybrid   torrent version (default: --hybrid)\n"
+               "      --private         set the BEP 27 private flag\n"
+               "      --comment TEXT    add a comment\n"
+               "      --no-date         omit the creation date (reproducible output)\n"
+               "      --log-level L     error, warn (default), info, debug, trace\n"
+               "  -h, --help            show this help\n"
+               "\n"
+               "On success prints the info-hash(es) and the path written.\n"
+               "A progress bar is shown on stderr when it is a terminal.\n"
+               "exit status: 0 written; 1 I/O failure or interrupted; 2 bad usage, bad input\n"
+               "(missing/unreadable PATH, special file, no files) or FILE exists.\n");
 }
 
 static int set_version(create_args *a, unsigned v)
@@ -107,8 +109,10 @@ static int check_piece_length(const create_args *a)
         return cli_usage_error(CMD, "--piece-size must be from 16K to 256M, not %llu",
                                (unsigned long long)p);
     if ((a->version & SH_META_V2) && !is_pow2(p))
-        return cli_usage_error(CMD, "--piece-size must be a power of two for v2 and hybrid "
-                               "torrents, not %llu", (unsigned long long)p);
+        return cli_usage_error(CMD,
+                               "--piece-size must be a power of two for v2 and hybrid "
+                               "torrents, not %llu",
+                               (unsigned long long)p);
     if (p % SH_BLOCK_SIZE)
         return cli_usage_error(CMD, "--piece-size must be a multiple of 16K, not %llu",
                                (unsigned long long)p);
@@ -120,45 +124,76 @@ static int parse_args(int argc, char **argv, create_args *a)
 {
     enum { O_PIECE = 256, O_V1, O_V2, O_HYBRID, O_PRIVATE, O_COMMENT, O_NODATE, O_LOG };
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},   {"force", no_argument, NULL, 'f'},
-        {"tracker", required_argument, NULL, 't'},  {"web-seed", required_argument, NULL, 'w'},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {"tracker", required_argument, NULL, 't'},
+        {"web-seed", required_argument, NULL, 'w'},
         {"piece-size", required_argument, NULL, O_PIECE},
-        {"v1", no_argument, NULL, O_V1},            {"v2", no_argument, NULL, O_V2},
-        {"hybrid", no_argument, NULL, O_HYBRID},    {"private", no_argument, NULL, O_PRIVATE},
+        {"v1", no_argument, NULL, O_V1},
+        {"v2", no_argument, NULL, O_V2},
+        {"hybrid", no_argument, NULL, O_HYBRID},
+        {"private", no_argument, NULL, O_PRIVATE},
         {"comment", required_argument, NULL, O_COMMENT},
-        {"no-date", no_argument, NULL, O_NODATE},   {"log-level", required_argument, NULL, O_LOG},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"no-date", no_argument, NULL, O_NODATE},
+        {"log-level", required_argument, NULL, O_LOG},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     opterr = 0;
     optind = 1;
     int c, rc;
     while ((c = getopt_long(argc, argv, ":o:ft:w:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': a->out = optarg; break;
-        case 'f': a->force = true; break;
-        case 't': a->trackers[a->num_trackers++] = optarg; break;
-        case 'w': a->web_seeds[a->num_web_seeds++] = optarg; break;
+        case 'o':
+            a->out = optarg;
+            break;
+        case 'f':
+            a->force = true;
+            break;
+        case 't':
+            a->trackers[a->num_trackers++] = optarg;
+            break;
+        case 'w':
+            a->web_seeds[a->num_web_seeds++] = optarg;
+            break;
         case O_PIECE:
             if (cli_parse_size(optarg, &a->piece_length) || a->piece_length == 0)
                 return cli_usage_error(CMD, "bad --piece-size '%s'", optarg);
             break;
-        case O_V1: if ((rc = set_version(a, SH_META_V1))) return rc; break;
-        case O_V2: if ((rc = set_version(a, SH_META_V2))) return rc; break;
-        case O_HYBRID: if ((rc = set_version(a, SH_META_HYBRID))) return rc; break;
-        case O_PRIVATE: a->is_private = true; break;
-        case O_COMMENT: a->comment = optarg; break;
-        case O_NODATE: a->no_date = true; break;
+        case O_V1:
+            if ((rc = set_version(a, SH_META_V1))) return rc;
+            break;
+        case O_V2:
+            if ((rc = set_version(a, SH_META_V2))) return rc;
+            break;
+        case O_HYBRID:
+            if ((rc = set_version(a, SH_META_HYBRID))) return rc;
+            break;
+        case O_PRIVATE:
+            a->is_private = true;
+            break;
+        case O_COMMENT:
+            a->comment = optarg;
+            break;
+        case O_NODATE:
+            a->no_date = true;
+            break;
         case O_LOG:
             if (cli_set_log_level(optarg))
                 return cli_usage_error(CMD, "unknown --log-level '%s'", optarg);
             break;
-        case 'h': usage(stdout); return EXIT_OK;
-        case ':': return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case ':':
+            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc) return cli_usage_error(CMD, "missing PATH");
-    if (optind + 1 < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
+    if (optind + 1 < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
     a->path = argv[optind];
     if (!*a->path) return cli_usage_error(CMD, "PATH is empty");
     if (a->out && !*a->out) return cli_usage_error(CMD, "--output is empty");
@@ -213,14 +248,17 @@ static int walk(const create_args *a, const struct stat *out_st, sh_fslist *file
     char where[SH_META_MAX_PATH + 64] = "";
     int rc = sh_fswalk(a->path, &wo, files, &e, where, sizeof where);
     switch (rc) {
-    case 0: break;
-    case SH_EIO: return cli_cmd_error(input_errno_code(e), CMD, "%s: %s", where, strerror(e));
+    case 0:
+        break;
+    case SH_EIO:
+        return cli_cmd_error(input_errno_code(e), CMD, "%s: %s", where, strerror(e));
     case SH_EUNSUPPORTED:
         return cli_cmd_error(EXIT_USAGE, CMD, "%s: not a regular file or directory", where);
     case SH_ELIMIT:
         return cli_cmd_error(EXIT_USAGE, CMD, "%s: too many files, too deep or path too long",
                              where);
-    default: return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", where, sh_strerror(rc));
+    default:
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", where, sh_strerror(rc));
     }
     if (files->count == 0) {
         sh_fslist_free(files);
@@ -231,8 +269,8 @@ static int walk(const create_args *a, const struct stat *out_st, sh_fslist *file
 
 static int layout_error(const create_args *a, int rc)
 {
-    const char *why = rc == SH_EINVAL  ? "nothing to hash: every file is empty"
-                      : rc == SH_EPATH ? "two files have the same path"
+    const char *why = rc == SH_EINVAL   ? "nothing to hash: every file is empty"
+                      : rc == SH_EPATH  ? "two files have the same path"
                       : rc == SH_ELIMIT ? "too many pieces: use a larger --piece-size"
                                         : sh_strerror(rc);
     return cli_cmd_error(rc == SH_ENOMEM ? EXIT_FAIL : EXIT_USAGE, CMD, "%s: %s", a->path, why);
@@ -256,12 +294,12 @@ static int builder_new(const create_args *a, const char *name, const sh_fslist *
     };
     sh_mkinfo *m;
     int rc = sh_mkinfo_new(&o, &m);
-    if (rc) return cli_cmd_error(EXIT_USAGE, CMD, "cannot make a torrent named '%s': %s", name,
-                                 sh_strerror(rc));
+    if (rc)
+        return cli_cmd_error(EXIT_USAGE, CMD, "cannot make a torrent named '%s': %s", name,
+                             sh_strerror(rc));
     for (uint32_t i = 0; i < files->count; i++) {
         const sh_fsentry *f = &files->files[i];
-        rc = sh_mkinfo_add_file(m, files->root_is_dir ? f->relpath : NULL, f->size,
-                                f->executable);
+        rc = sh_mkinfo_add_file(m, files->root_is_dir ? f->relpath : NULL, f->size, f->executable);
         if (rc) {
             sh_mkinfo_free(m);
             return cli_cmd_error(EXIT_USAGE, CMD, "%s/%s: %s", a->path, f->relpath,
@@ -280,7 +318,7 @@ typedef struct hasher {
     const create_args *a;
     const sh_fslist *files;
     sh_mkinfo *m;
-    uint8_t *buf;
+    int feed_rc;
     uint64_t done;
     cli_progress bar;
 } hasher;
@@ -304,38 +342,45 @@ static int open_checked(hasher *h, const char *rel, uint64_t len, const char *pa
         return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, strerror(err));
     }
     struct stat st;
-    if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != e->dev ||
-        st.st_ino != e->ino || (uint64_t)st.st_size != len) {
+    if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != e->dev || st.st_ino != e->ino ||
+        (uint64_t)st.st_size != len) {
         close(f);
-        return cli_cmd_error(EXIT_FAIL, CMD, "%s: changed while the torrent was being made",
-                             path);
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: changed while the torrent was being made", path);
     }
-    (void)posix_fadvise(f, 0, 0, POSIX_FADV_SEQUENTIAL);
     *fd = f;
     return 0;
 }
 
-/* Reads exactly len bytes of fd into the builder. */
+/* Called with each chunk of the current file; nonzero stops the file. */
+static int feed_chunk(void *ud, const uint8_t *data, size_t n)
+{
+    hasher *h = ud;
+    if (interrupted) return 1;
+    if ((h->feed_rc = sh_mkinfo_feed(h->m, data, n))) return 2;
+    h->done += n;
+    cli_progress_update(&h->bar, h->done, sh_clock_now());
+    return 0;
+}
+
+/* Streams exactly len bytes of fd into the builder. */
 static int feed_file(hasher *h, int fd, uint64_t len, const char *path)
 {
-    uint64_t left = len;
-    while (left) {
-        if (interrupted) return cli_cmd_error(EXIT_FAIL, CMD, "interrupted");
-        size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
-        ssize_t r = read(fd, h->buf, want);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int err = errno;
-            return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, strerror(err));
-        }
-        if (r == 0) return cli_cmd_error(EXIT_FAIL, CMD, "%s: shrank while being read", path);
-        int rc = sh_mkinfo_feed(h->m, h->buf, (size_t)r);
-        if (rc) return cli_cmd_error(EXIT_FAIL, CMD, "hashing %s: %s", path, sh_strerror(rc));
-        left -= (uint64_t)r;
-        h->done += (uint64_t)r;
-        cli_progress_update(&h->bar, h->done, sh_clock_now());
+    int e = 0;
+    int rc = sh_seqread(fd, len, FEED_CHUNK, 0, feed_chunk, h, &e);
+    switch (rc) {
+    case 0:
+        return 0;
+    case 1:
+        return cli_cmd_error(EXIT_FAIL, CMD, "interrupted");
+    case 2:
+        return cli_cmd_error(EXIT_FAIL, CMD, "hashing %s: %s", path, sh_strerror(h->feed_rc));
+    case SH_ERANGE:
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: shrank while being read", path);
+    case SH_EIO:
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, strerror(e));
+    default:
+        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", path, sh_strerror(rc));
     }
-    return 0;
 }
 
 static int hash_all(hasher *h)
@@ -355,77 +400,6 @@ static int hash_all(hasher *h)
     return 0;
 }
 
-/* Where the temp file goes: OUT.tmp.<pid>, same directory, so rename is atomic. */
-static int open_temp(const char *out, char *tmp, size_t tmplen, int *fd)
-{
-    int n = snprintf(tmp, tmplen, "%s.tmp.%ld", out, (long)getpid());
-    if (n < 0 || (size_t)n >= tmplen)
-        return cli_cmd_error(EXIT_USAGE, CMD, "%s: path too long", out);
-    *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (*fd < 0) {
-        int e = errno;
-        return cli_cmd_error(input_errno_code(e), CMD, "%s: %s", tmp, strerror(e));
-    }
-    return 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy) return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0) return;
-    (void)fsync(fd); /* best effort: the file itself is already durable */
-    close(fd);
-}
-
-/* Writes data to the open temp file, then moves it to out. */
-static int commit(int fd, const char *tmp, const char *out, const uint8_t *data, size_t len,
-                  bool force)
-{
-    if (write_all(fd, data, len) || fsync(fd)) {
-        int e = errno;
-        close(fd);
-        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", tmp, strerror(e));
-    }
-    if (close(fd)) {
-        int e = errno;
-        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", tmp, strerror(e));
-    }
-    int r;
-    if (force) {
-        r = rename(tmp, out);
-    } else {
-        /* RENAME_NOREPLACE closes the race with another writer of out. */
-        r = renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE);
-        if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
-            r = link(tmp, out); /* filesystems without NOREPLACE: link fails on EEXIST too */
-            if (r == 0) unlink(tmp);
-        }
-    }
-    if (r < 0) {
-        int e = errno;
-        if (e == EEXIST)
-            return cli_cmd_error(EXIT_USAGE, CMD, "%s: exists (use --force to replace it)", out);
-        return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", out, strerror(e));
-    }
-    fsync_dir_of(out);
-    return 0;
-}
-
 /* Loads what we are about to write: a torrent our own loader rejects is a bug, never output. */
 static int self_check(const sh_bbuf *enc, sh_metainfo **mi)
 {
@@ -440,10 +414,8 @@ static int self_check(const sh_bbuf *enc, sh_metainfo **mi)
 static void print_result(const sh_metainfo *mi, const char *out)
 {
     char hex[65];
-    if (mi->version & SH_META_V1)
-        printf("info_hash_v1 %s\n", sh_hex(mi->info_hash_v1, 20, hex));
-    if (mi->version & SH_META_V2)
-        printf("info_hash_v2 %s\n", sh_hex(mi->info_hash_v2, 32, hex));
+    if (mi->version & SH_META_V1) printf("info_hash_v1 %s\n", sh_hex(mi->info_hash_v1, 20, hex));
+    if (mi->version & SH_META_V2) printf("info_hash_v2 %s\n", sh_hex(mi->info_hash_v2, 32, hex));
     printf("torrent %s\n", out);
 }
 
@@ -468,16 +440,13 @@ static void log_speed(uint64_t bytes, sh_time t0)
 }
 
 /* Feeds every file to the builder and encodes the torrent into enc. */
-static int hash_and_encode(const create_args *a, const sh_fslist *files, sh_mkinfo *m,
-                           sh_bbuf *enc)
+static int hash_and_encode(const create_args *a, const sh_fslist *files, sh_mkinfo *m, sh_bbuf *enc)
 {
-    hasher h = {.a = a, .files = files, .m = m, .buf = malloc(READ_CHUNK)};
-    if (!h.buf) return cli_cmd_error(EXIT_FAIL, CMD, "out of memory");
+    hasher h = {.a = a, .files = files, .m = m};
     sh_time t0 = sh_clock_now();
     cli_progress_start(&h.bar, "hashing", files->total, cli_stderr_is_tty(), t0);
     int rc = hash_all(&h);
     cli_progress_end(&h.bar);
-    free(h.buf);
     if (rc) return rc;
     log_speed(files->total, t0);
     int e = sh_mkinfo_finish(m, enc);
@@ -491,23 +460,27 @@ static int hash_and_encode(const create_args *a, const sh_fslist *files, sh_mkin
 static int build_and_write(const create_args *a, const sh_fslist *files, sh_mkinfo *m,
                            const char *out)
 {
-    char tmp[PATH_MAX + 32];
-    int fd = -1, rc = open_temp(out, tmp, sizeof tmp, &fd);
-    if (rc) return rc;
-    catch_signals();
+    catch_signals(); /* first: a ^C from here on must still remove the temp file */
+    sh_atomicfile af;
+    int e, rc = sh_atomicfile_open(&af, out, &e);
+    if (rc == SH_EIO) return cli_cmd_error(input_errno_code(e), CMD, "%s: %s", out, strerror(e));
+    if (rc) return cli_cmd_error(EXIT_FAIL, CMD, "%s: %s", out, sh_strerror(rc));
     sh_bbuf enc;
     sh_bbuf_init(&enc);
     sh_metainfo *mi = NULL;
     rc = hash_and_encode(a, files, m, &enc);
     if (!rc) rc = self_check(&enc, &mi);
     if (!rc && interrupted) rc = cli_cmd_error(EXIT_FAIL, CMD, "interrupted");
-    if (rc) {
-        close(fd);
-    } else {
-        rc = commit(fd, tmp, out, enc.data, enc.len, a->force);
+    if (!rc) {
+        int c = sh_atomicfile_commit(&af, enc.data, enc.len, a->force, &e);
+        if (c == SH_EEXIST)
+            rc = cli_cmd_error(EXIT_USAGE, CMD, "%s: exists (use --force to replace it)", out);
+        else if (c)
+            rc = cli_cmd_error(EXIT_FAIL, CMD, "writing %s: %s", out,
+                               c == SH_EIO ? strerror(e) : sh_strerror(c));
     }
-    if (rc) unlink(tmp);
-    else print_result(mi, out);
+    sh_atomicfile_abort(&af);
+    if (!rc) print_result(mi, out);
     if (mi) sh_metainfo_free(mi);
     sh_bbuf_free(&enc);
     return rc;

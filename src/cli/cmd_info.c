@@ -62,19 +62,28 @@ static int parse_args(int argc, char **argv, info_args *a)
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case O_JSON: a->json = true; break;
-        case O_PADS: a->pads = true; break;
+        case O_JSON:
+            a->json = true;
+            break;
+        case O_PADS:
+            a->pads = true;
+            break;
         case O_LOG:
             if (cli_set_log_level(optarg))
                 return cli_usage_error(CMD, "unknown --log-level '%s'", optarg);
             break;
-        case 'h': usage(stdout); return EXIT_OK;
-        case ':': return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case ':':
+            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc) return cli_usage_error(CMD, "missing TORRENT");
-    if (optind + 1 < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
+    if (optind + 1 < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
     a->path = argv[optind];
     return -1;
 }
@@ -98,7 +107,8 @@ static int load(const char *path, sh_metainfo **mi)
     rc = sh_metainfo_parse(buf, len, mi, &ei);
     free(buf);
     if (rc == SH_ENOMEM) return cli_cmd_error(EXIT_FAIL, CMD, "%s: out of memory", path);
-    if (rc) return cli_cmd_error(EXIT_USAGE, CMD, "%s: %s", path, ei.msg[0] ? ei.msg : sh_strerror(rc));
+    if (rc)
+        return cli_cmd_error(EXIT_USAGE, CMD, "%s: %s", path, ei.msg[0] ? ei.msg : sh_strerror(rc));
     return 0;
 }
 
@@ -131,15 +141,19 @@ static char *file_path(const sh_metainfo *mi, const sh_file *f)
 static void field(const char *label, const char *value)
 {
     printf("%-14s", label);
-    if (value) cli_fputs_safe(stdout, value);
-    else fputs("-", stdout);
+    if (value)
+        cli_fputs_safe(stdout, value);
+    else
+        fputs("-", stdout);
     putchar('\n');
 }
 
 static void print_trackers(const sh_metainfo *mi)
 {
-    if (!mi->num_tiers) field("trackers:", NULL);
-    else printf("trackers:\n");
+    if (!mi->num_tiers)
+        field("trackers:", NULL);
+    else
+        printf("trackers:\n");
     for (uint32_t t = 0; t < mi->num_tiers; t++) {
         for (uint32_t u = 0; u < mi->tiers[t].count; u++) {
             printf("  tier %-3u    ", t + 1);
@@ -147,8 +161,10 @@ static void print_trackers(const sh_metainfo *mi)
             putchar('\n');
         }
     }
-    if (!mi->num_web_seeds) field("web seeds:", NULL);
-    else printf("web seeds:\n");
+    if (!mi->num_web_seeds)
+        field("web seeds:", NULL);
+    else
+        printf("web seeds:\n");
     for (uint32_t w = 0; w < mi->num_web_seeds; w++) {
         printf("  ");
         cli_fputs_safe(stdout, mi->web_seeds[w]);
@@ -159,7 +175,8 @@ static void print_trackers(const sh_metainfo *mi)
 static int print_files(const sh_metainfo *mi, bool pads)
 {
     uint32_t shown = 0;
-    for (uint32_t i = 0; i < mi->num_files; i++) shown += pads || !mi->files[i].pad;
+    for (uint32_t i = 0; i < mi->num_files; i++)
+        shown += pads || !mi->files[i].pad;
     printf("files:        %u\n", shown);
     for (uint32_t i = 0; i < mi->num_files; i++) {
         const sh_file *f = &mi->files[i];
@@ -180,8 +197,8 @@ static int print_text(const sh_metainfo *mi, bool pads)
     field("name:", mi->name);
     printf("%-14s%s (%llu bytes)\n", "size:", cli_fmt_bytes((double)mi->content_size, b, sizeof b),
            (unsigned long long)mi->content_size);
-    printf("%-14s%s (%llu bytes)\n", "piece size:",
-           cli_fmt_bytes((double)mi->piece_length, b, sizeof b),
+    printf("%-14s%s (%llu bytes)\n",
+           "piece size:", cli_fmt_bytes((double)mi->piece_length, b, sizeof b),
            (unsigned long long)mi->piece_length);
     printf("%-14s%u\n", "pieces:", mi->num_pieces);
     printf("%-14s%s\n", "version:", version_name(mi->version));
@@ -231,7 +248,8 @@ static json_t *json_trackers(const sh_metainfo *mi)
     for (uint32_t t = 0; tiers && t < mi->num_tiers; t++) {
         json_t *tier = json_array();
         for (uint32_t u = 0; tier && u < mi->tiers[t].count; u++)
-            if (json_array_append_new(tier, jstr(mi->tiers[t].urls[u]))) json_decref(tier), tier = NULL;
+            if (json_array_append_new(tier, jstr(mi->tiers[t].urls[u])))
+                json_decref(tier), tier = NULL;
         if (!tier || json_array_append_new(tiers, tier)) json_decref(tiers), tiers = NULL;
     }
     return tiers;
@@ -249,8 +267,7 @@ static json_t *json_file(const sh_metainfo *mi, const sh_file *f, bool pads)
 {
     char *p = file_path(mi, f);
     json_t *o = p ? json_object() : NULL;
-    bool ok = o && put(o, "path", jstr(p)) &&
-              put(o, "size", json_integer((json_int_t)f->length)) &&
+    bool ok = o && put(o, "path", jstr(p)) && put(o, "size", json_integer((json_int_t)f->length)) &&
               (!pads || put(o, "pad", json_boolean(f->pad)));
     free(p);
     if (!ok) json_decref(o);

@@ -28,8 +28,8 @@ static void fmt_eta(char *buf, size_t len, double secs)
         snprintf(buf, len, "%u:%02u", s / 60, s % 60);
 }
 
-void cli_progress_format(char *buf, size_t len, unsigned width, const char *label,
-                         uint64_t done, uint64_t total, sh_time elapsed)
+void cli_progress_format(char *buf, size_t len, unsigned width, const char *label, uint64_t done,
+                         uint64_t total, sh_time elapsed)
 {
     if (!len) return;
     if (done > total) done = total;
@@ -52,7 +52,8 @@ void cli_progress_format(char *buf, size_t len, unsigned width, const char *labe
     if (bar) {
         int fill = (int)(frac * bar);
         barbuf[0] = '[';
-        for (int i = 0; i < bar; i++) barbuf[1 + i] = i < fill ? '#' : '.';
+        for (int i = 0; i < bar; i++)
+            barbuf[1 + i] = i < fill ? '#' : '.';
         barbuf[bar + 1] = ']';
         barbuf[bar + 2] = 0;
     }
@@ -73,8 +74,8 @@ static void draw(cli_progress *p, sh_time now)
 void cli_progress_start(cli_progress *p, const char *label, uint64_t total, bool enabled,
                         sh_time now)
 {
-    *p = (cli_progress){.enabled = enabled, .label = label, .total = total, .start = now,
-                        .last_draw = now};
+    *p = (cli_progress){
+        .enabled = enabled, .label = label, .total = total, .start = now, .last_draw = now};
 }
 
 void cli_progress_update(cli_progress *p, uint64_t done, sh_time now)

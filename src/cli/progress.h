@@ -36,7 +36,7 @@ void cli_progress_end(cli_progress *p);
  * Formats the line for a terminal `width` columns wide into buf: label,
  * percent, bar, MB/s, ETA. Pure, for tests and for the drawing above.
  */
-void cli_progress_format(char *buf, size_t len, unsigned width, const char *label,
-                         uint64_t done, uint64_t total, sh_time elapsed);
+void cli_progress_format(char *buf, size_t len, unsigned width, const char *label, uint64_t done,
+                         uint64_t total, sh_time elapsed);
 
 #endif

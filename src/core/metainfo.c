@@ -6,6 +6,16 @@
  * on any error the whole object is freed, so callers never see a partial
  * one. The info-hashes are computed over the raw info bytes exactly as
  * received (the strict parser guarantees they are the canonical encoding).
+ *
+ * Choices where the BEPs leave room (each tested in test_metainfo.c):
+ * - a known key with the wrong type is an error, unknown keys are ignored;
+ * - a torrent whose files hold no data at all (total size 0) is rejected;
+ * - BEP 47 attr 'l' (symlink) is ignored, the entry is kept as a plain file;
+ *   'p' in a v2 file tree is rejected (pads exist only in v1 lists);
+ * - an empty directory in a v2 file tree is ignored;
+ * - a hybrid's v1 list may pad its last file up to the end of its piece
+ *   (libtorrent 2.0 does), so piece counts, not byte totals, must agree;
+ * - piece layers for roots no file has are ignored, a wrong one is an error.
  */
 #include "metainfo_int.h"
 

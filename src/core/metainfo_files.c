@@ -80,12 +80,13 @@ static int v1_path(const sh_bnode *path, const char *field, char **out, sh_errin
     size_t total = 0;
     uint32_t j = 0;
     for (const sh_bnode *c = sh_bnode_first(path); c; c = sh_bnode_next(path, c), j++) {
-        char cf[96];
-        snprintf(cf, sizeof cf, "%s.path[%u]", field, j);
         if (c->type != SH_BSTR)
-            return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s is not a string", cf);
-        int rc = sh_mi_check_component(c->v.s, cf, ei);
-        if (rc) return rc;
+            return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s.path[%u] is not a string", field, j);
+        if (sh_mi_check_component(c->v.s, "", NULL)) { /* name the field only on error */
+            char cf[96];
+            snprintf(cf, sizeof cf, "%s.path[%u]", field, j);
+            return sh_mi_check_component(c->v.s, cf, ei);
+        }
         total += c->v.s.len + 1; /* each at most 255 + 1, at most 64 of them */
     }
     if (total - 1 > SH_META_MAX_PATH)
@@ -214,30 +215,35 @@ static char *tree_join(const tree *t)
     return p;
 }
 
-/* props is the value of a file's "" key. */
+/* Reads a v2 file's properties (props is the value of its "" key) into f. */
+static int file_props(const sh_bnode *props, const char *field, sh_file *f, sh_errinfo *ei)
+{
+    if (props->type != SH_BDICT)
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s[\"\"] is not a dictionary", field);
+    int rc = get_length(props, field, &f->length, ei);
+    if (!rc) rc = get_attr(props, field, f, ei);
+    if (rc) return rc;
+    if (f->pad) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s is a pad file", field);
+    if (f->length == 0) return 0; /* an empty file has no tree: a root would mean nothing */
+    const sh_bnode *root = sh_bdict_get(props, "pieces root");
+    if (!root) return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s.pieces root is missing", field);
+    if (root->type != SH_BSTR || root->v.s.len != 32)
+        return sh_errinfo_set(ei, SH_EMETAINFO, 0, "%s.pieces root is not a 32-byte string", field);
+    memcpy(f->pieces_root, root->v.s.ptr, 32);
+    f->has_root = true;
+    return 0;
+}
+
 static int tree_file(tree *t, const sh_bnode *props)
 {
-    char field[200];
-    tree_field(t, field, sizeof field);
-    if (props->type != SH_BDICT)
-        return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s[\"\"] is not a dictionary", field);
     if (t->out->n >= SH_META_MAX_FILES)
         return sh_errinfo_set(t->ei, SH_ELIMIT, 0, "info.file tree has more than %u files",
                               SH_META_MAX_FILES);
     sh_file f = {0};
-    int rc = get_length(props, field, &f.length, t->ei);
-    if (!rc) rc = get_attr(props, field, &f, t->ei);
-    if (rc) return rc;
-    if (f.pad) return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s is a pad file", field);
-    const sh_bnode *root = sh_bdict_get(props, "pieces root");
-    if (f.length > 0) { /* an empty file has no tree, so its root (if any) means nothing */
-        if (!root)
-            return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s.pieces root is missing", field);
-        if (root->type != SH_BSTR || root->v.s.len != 32)
-            return sh_errinfo_set(t->ei, SH_EMETAINFO, 0, "%s.pieces root is not a 32-byte string",
-                                  field);
-        memcpy(f.pieces_root, root->v.s.ptr, 32);
-        f.has_root = true;
+    if (file_props(props, "", &f, NULL)) { /* name the field only on error */
+        char field[200];
+        sh_file again = {0};
+        return file_props(props, tree_field(t, field, sizeof field), &again, t->ei);
     }
     f.path = tree_join(t);
     sh_file *slot = f.path ? sh_mi_files_push(t->out) : NULL;
@@ -355,14 +361,6 @@ static void free_pads(sh_mi_files *fl)
     free(fl->v);
 }
 
-static uint32_t last_nonempty(const sh_mi_files *fl)
-{
-    uint32_t last = 0;
-    for (uint32_t i = 0; i < fl->n; i++)
-        if (fl->v[i].length > 0) last = i;
-    return last;
-}
-
 /* Appends a pad of gap bytes at pos. */
 static int push_pad(sh_mi_files *nl, uint64_t pos, uint64_t gap)
 {
@@ -380,15 +378,16 @@ static int push_pad(sh_mi_files *nl, uint64_t pos, uint64_t gap)
 }
 
 /*
- * A pad follows each non-empty file whose end is not piece-aligned, unless
- * no data follows it: the order libtorrent uses, so empty files sit after
- * the pad, and no tail pad.
+ * A pad follows each non-empty file whose end is not piece-aligned, the last
+ * one included, so every v2 piece is a full piece on the wire. This is the
+ * layout libtorrent uses: it requests whole 16 KiB blocks up to the piece
+ * end, and would be refused block ranges past a short last piece. Empty
+ * files sit after the pad.
  */
 int sh_mi_layout_v2(sh_mi_files *fl, uint64_t piece_length, uint64_t *total, sh_errinfo *ei)
 {
     sh_mi_files nl = {0};
     uint64_t pos = 0;
-    uint32_t last = last_nonempty(fl);
     int rc = 0;
     for (uint32_t i = 0; i < fl->n && !rc; i++) {
         sh_file *slot = sh_mi_files_push(&nl);
@@ -402,7 +401,7 @@ int sh_mi_layout_v2(sh_mi_files *fl, uint64_t piece_length, uint64_t *total, sh_
         if (rc) break;
         pos += slot->length;
         uint64_t gap = pos % piece_length ? piece_length - pos % piece_length : 0;
-        if (slot->length > 0 && gap > 0 && i < last) {
+        if (slot->length > 0 && gap > 0) {
             rc = push_pad(&nl, pos, gap);
             pos += gap; /* pos stays below MAX_TOTAL + piece_length: no overflow */
         }

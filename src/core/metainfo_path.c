@@ -89,13 +89,12 @@ static int cmp_ptr(const void *x, const void *y)
 static int conflict(const char *a, const char *b, sh_errinfo *ei)
 {
     size_t la = strlen(a);
+    bool same = strcmp(a, b) == 0;
+    if (!same && !(strncmp(a, b, la) == 0 && b[la] == '/')) return 0;
     char ea[96];
     sh_mi_escape((sh_span){(const uint8_t *)a, la}, ea, sizeof ea);
-    if (strcmp(a, b) == 0) return sh_errinfo_set(ei, SH_EPATH, 0, "duplicate file path \"%s\"", ea);
-    if (strncmp(a, b, la) == 0 && b[la] == '/')
-        return sh_errinfo_set(ei, SH_EPATH, 0, "file \"%s\" is also a directory of another file",
-                              ea);
-    return 0;
+    if (same) return sh_errinfo_set(ei, SH_EPATH, 0, "duplicate file path \"%s\"", ea);
+    return sh_errinfo_set(ei, SH_EPATH, 0, "file \"%s\" is also a directory of another file", ea);
 }
 
 int sh_mi_check_unique(const sh_file *files, uint32_t n, sh_errinfo *ei)

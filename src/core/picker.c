@@ -157,14 +157,16 @@ static uint32_t run_len(const pick_ctx *c, const pk_part *pt, uint32_t b, uint8_
     uint32_t lim = c->max_blocks - c->blocks;
     if (lim > c->max_run) lim = c->max_run;
     uint32_t k = 0;
-    while (k < lim && b + k < pt->nblocks && pt->st[b + k] == s) k++;
+    while (k < lim && b + k < pt->nblocks && pt->st[b + k] == s)
+        k++;
     return k;
 }
 
 static void take_free(pick_ctx *c, pk_part *pt)
 {
     uint32_t b = pt->hint;
-    while (b < pt->nblocks && pt->st[b] != PK_FREE) b++;
+    while (b < pt->nblocks && pt->st[b] != PK_FREE)
+        b++;
     pt->hint = b;
     while (room(c) && pt->nfree > 0 && b < pt->nblocks) {
         if (pt->st[b] != PK_FREE) {
@@ -293,9 +295,14 @@ size_t sh_picker_pick(sh_picker *p, const sh_bitfield *peer_bits, const sh_bitfi
                       uint32_t max_blocks, uint32_t max_run, sh_pick *out, size_t max_out)
 {
     if (!out || max_out == 0 || max_blocks == 0) return 0;
-    pick_ctx c = {.p = p, .peer = peer_bits, .allowed = allowed,
-                  .narrow = narrowest(peer_bits, allowed), .max_blocks = max_blocks,
-                  .max_run = max_run ? max_run : 1, .out = out, .max_out = max_out};
+    pick_ctx c = {.p = p,
+                  .peer = peer_bits,
+                  .allowed = allowed,
+                  .narrow = narrowest(peer_bits, allowed),
+                  .max_blocks = max_blocks,
+                  .max_run = max_run ? max_run : 1,
+                  .out = out,
+                  .max_out = max_out};
     take_partials(&c);
     /* Endgame only in a call that found no free block: the blocks just handed out
      * would otherwise go straight back to the same caller as duplicates. */

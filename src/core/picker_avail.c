@@ -52,7 +52,8 @@ static void grow(sh_picker *p, uint32_t b)
     if (nb < p->nb) nb = b + 1; /* doubling overflowed */
     uint32_t *e = realloc(p->edge, (size_t)nb * sizeof *e);
     if (!e) return;
-    for (uint32_t i = p->nb; i < nb; i++) e[i] = p->norder;
+    for (uint32_t i = p->nb; i < nb; i++)
+        e[i] = p->norder;
     p->edge = e;
     p->nb = nb;
 }
@@ -65,17 +66,20 @@ int pk_avail_init(sh_picker *p)
     p->pos = malloc(n * sizeof *p->pos);
     p->edge = malloc(EDGE_INIT * sizeof *p->edge);
     if (!p->count || !p->order || !p->pos || !p->edge) return SH_ENOMEM;
-    for (uint32_t i = 0; i < p->n; i++) p->order[i] = i;
+    for (uint32_t i = 0; i < p->n; i++)
+        p->order[i] = i;
     for (uint32_t i = p->n; i > 1; i--) { /* Fisher–Yates: the per-picker random order */
         uint32_t j = (uint32_t)sh_rng_below(&p->rng, i);
         uint32_t t = p->order[i - 1];
         p->order[i - 1] = p->order[j];
         p->order[j] = t;
     }
-    for (uint32_t i = 0; i < p->n; i++) p->pos[p->order[i]] = i;
+    for (uint32_t i = 0; i < p->n; i++)
+        p->pos[p->order[i]] = i;
     p->norder = p->n;
     p->nb = EDGE_INIT;
-    for (uint32_t b = 0; b < p->nb; b++) p->edge[b] = p->n;
+    for (uint32_t b = 0; b < p->nb; b++)
+        p->edge[b] = p->n;
     return 0;
 }
 

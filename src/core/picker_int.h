@@ -53,9 +53,9 @@ struct sh_picker {
     uint32_t free_slot;             /* chain of released slots */
     uint32_t head, tail;            /* oldest, newest */
     uint32_t nparts;                /* live parts */
-    uint32_t *slot;      /* piece -> slot + 1; 0 when not in progress */
-    uint64_t free_total; /* free blocks over all parts */
-    uint32_t started;    /* new pieces started so far (for random_first) */
+    uint32_t *slot;                 /* piece -> slot + 1; 0 when not in progress */
+    uint64_t free_total;            /* free blocks over all parts */
+    uint32_t started;               /* new pieces started so far (for random_first) */
 };
 
 /* picker_avail.c */

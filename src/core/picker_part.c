@@ -45,10 +45,12 @@ pk_part *pk_part_new(sh_picker *p, uint32_t piece)
         return NULL;
     }
     pk_part *pt = &p->parts[s];
-    *pt = (pk_part){.prev = p->tail, .next = PK_NONE, .piece = piece, .nblocks = nb,
-                    .nfree = nb, .st = st};
-    if (p->tail != PK_NONE) p->parts[p->tail].next = s;
-    else p->head = s;
+    *pt = (pk_part){
+        .prev = p->tail, .next = PK_NONE, .piece = piece, .nblocks = nb, .nfree = nb, .st = st};
+    if (p->tail != PK_NONE)
+        p->parts[p->tail].next = s;
+    else
+        p->head = s;
     p->tail = s;
     p->nparts++;
     p->slot[piece] = s + 1;
@@ -61,10 +63,14 @@ void pk_part_drop(sh_picker *p, uint32_t piece)
     pk_part *pt = pk_part_get(p, piece);
     if (!pt) return;
     uint32_t s = p->slot[piece] - 1;
-    if (pt->prev != PK_NONE) p->parts[pt->prev].next = pt->next;
-    else p->head = pt->next;
-    if (pt->next != PK_NONE) p->parts[pt->next].prev = pt->prev;
-    else p->tail = pt->prev;
+    if (pt->prev != PK_NONE)
+        p->parts[pt->prev].next = pt->next;
+    else
+        p->head = pt->next;
+    if (pt->next != PK_NONE)
+        p->parts[pt->next].prev = pt->prev;
+    else
+        p->tail = pt->prev;
     p->free_total -= pt->nfree;
     free(pt->st);
     pt->st = NULL;
@@ -76,7 +82,8 @@ void pk_part_drop(sh_picker *p, uint32_t piece)
 
 void pk_part_free_all(sh_picker *p)
 {
-    for (uint32_t s = p->head; s != PK_NONE; s = p->parts[s].next) free(p->parts[s].st);
+    for (uint32_t s = p->head; s != PK_NONE; s = p->parts[s].next)
+        free(p->parts[s].st);
     free(p->parts);
     p->parts = NULL;
 }

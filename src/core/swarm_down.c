@@ -39,19 +39,34 @@ static uint32_t peer_depth(sh_peer *p, sh_time now)
     return p->depth < cap ? p->depth : cap;
 }
 
-static void send_request(sh_swarm *s, sh_peer *p, const sh_pick *k, sh_time now)
+static void unpick(sh_swarm *s, const sh_pick *k)
+{
+    for (uint32_t i = 0; i < k->count; i++) sh_picker_unrequest(s->picker, k->piece, k->block + i);
+}
+
+/* An endgame duplicate may name a block this very peer already has outstanding. */
+static bool already_asked(const sh_peer *p, const sh_pick *k)
+{
+    for (uint32_t i = 0; k->dup && i < k->count; i++)
+        if (sh_peer_req_covering(p, k->piece, k->block + i) >= 0) return true;
+    return false;
+}
+
+/* Returns true if a request went out. */
+static bool send_request(sh_swarm *s, sh_peer *p, const sh_pick *k, sh_time now)
 {
     sh_req r = {.piece = k->piece, .block = k->block, .count = k->count, .at = now};
     for (uint32_t i = 0; i < k->count; i++) r.len += sh_picker_block_len(s->picker, k->piece, k->block + i);
-    if (sh_peer_req_add(p, &r) < 0) {
-        for (uint32_t i = 0; i < k->count; i++) sh_picker_unrequest(s->picker, k->piece, k->block + i);
-        return;
+    if (already_asked(p, k) || sh_peer_req_add(p, &r) < 0) {
+        unpick(s, k);
+        return false;
     }
     if (p->nreqs == 1) {
         p->req_clock = now;
         sw_arm(s, now + SW_SNUB_TIMEOUT);
     }
     sw_send_req(s, p, SH_MSG_REQUEST, r.piece, r.block * SH_PICKER_BLOCK, r.len, now);
+    return true;
 }
 
 void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now)
@@ -69,8 +84,9 @@ void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now)
         size_t max_out = want < 64 ? want : 64;
         size_t n = sh_picker_pick(s->picker, p->seed ? NULL : &p->have, allowed,
                                   (uint32_t)max_out * p->max_run, p->max_run, picks, max_out);
-        if (n == 0) break;
-        for (size_t i = 0; i < n; i++) send_request(s, p, &picks[i], now);
+        size_t sent = 0;
+        for (size_t i = 0; i < n; i++) sent += send_request(s, p, &picks[i], now);
+        if (sent == 0) break; /* only duplicates of our own requests: nothing more here */
     }
 }
 

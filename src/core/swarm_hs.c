@@ -104,7 +104,7 @@ static void establish(sh_swarm *s, sh_peer *p, sh_time now)
     sw_arm(s, now + SW_KEEPALIVE);
     sw_info(s, "conn %llu: peer %s (%s) established, fast=%d ext=%d",
             (unsigned long long)p->id, sh_addr_format(&p->addr, a, sizeof a),
-            sh_hex(p->peer_id, 8, id), p->fast, p->ext);
+            sh_hex(p->peer_id, 20, id), p->fast, p->ext);
     sw_cand_established(s, p);
     if (p->ext) sw_send_ext_handshake(s, p, now);
     send_have_state(s, p, now);

@@ -131,7 +131,7 @@ static int feed_handshake(sh_wire_dec *d, const uint8_t *in, size_t len, size_t 
     uint32_t old = d->nhs;
     size_t n = SH_HANDSHAKE_LEN - old;
     if (n > len) n = len;
-    memcpy(d->hs + old, in, n);
+    if (n) memcpy(d->hs + old, in, n); /* in may be NULL when len is 0 */
     d->nhs += (uint32_t)n;
     *pos = n;
     uint32_t bad = pstr_check(d->hs, old, d->nhs);
@@ -303,8 +303,9 @@ static int step_id(sh_wire_dec *d, const uint8_t *in, size_t len, size_t *pos, s
     uint8_t id = in[*pos];
     int k = classify(&d->lim, id, d->msg_len);
     if (k < 0)
-        return die(d, sh_errinfo_set(ei, SH_EPROTO, *pos, "%s message (id %u) with invalid length %u",
-                                     sh_msg_name((sh_msg_id)id), id, d->msg_len));
+        return die(d,
+                   sh_errinfo_set(ei, SH_EPROTO, *pos, "%s message (id %u) with invalid length %u",
+                                  sh_msg_name((sh_msg_id)id), id, d->msg_len));
     if (k == 0) {
         d->st = ST_SKIP;
         d->have = d->msg_len;
@@ -383,8 +384,8 @@ static void recycle(sh_wire_dec *d)
     }
 }
 
-int sh_wire_decode(sh_wire_dec *d, const uint8_t *in, size_t len, size_t *used,
-                   bool *is_handshake, sh_handshake *hs, sh_msg *msg, sh_errinfo *ei)
+int sh_wire_decode(sh_wire_dec *d, const uint8_t *in, size_t len, size_t *used, bool *is_handshake,
+                   sh_handshake *hs, sh_msg *msg, sh_errinfo *ei)
 {
     size_t pos = 0;
     int rc;

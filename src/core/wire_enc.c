@@ -83,8 +83,7 @@ static void put_triple(sh_bbuf *b, uint32_t len, uint8_t id, uint32_t x, uint32_
     sh_bbuf_raw(b, m, sizeof m);
 }
 
-void sh_wire_put_request(sh_bbuf *b, sh_msg_id id, uint32_t piece, uint32_t offset,
-                         uint32_t length)
+void sh_wire_put_request(sh_bbuf *b, sh_msg_id id, uint32_t piece, uint32_t offset, uint32_t length)
 {
     put_triple(b, 13, (uint8_t)id, piece, offset, length);
 }
@@ -156,26 +155,46 @@ void sh_wire_put_hashes(sh_bbuf *b, const sh_hashreq *h, const uint8_t *hashes, 
 const char *sh_msg_name(sh_msg_id id)
 {
     switch (id) {
-    case SH_MSG_CHOKE: return "choke";
-    case SH_MSG_UNCHOKE: return "unchoke";
-    case SH_MSG_INTERESTED: return "interested";
-    case SH_MSG_NOT_INTERESTED: return "not interested";
-    case SH_MSG_HAVE: return "have";
-    case SH_MSG_BITFIELD: return "bitfield";
-    case SH_MSG_REQUEST: return "request";
-    case SH_MSG_PIECE: return "piece";
-    case SH_MSG_CANCEL: return "cancel";
-    case SH_MSG_PORT: return "port";
-    case SH_MSG_SUGGEST: return "suggest";
-    case SH_MSG_HAVE_ALL: return "have all";
-    case SH_MSG_HAVE_NONE: return "have none";
-    case SH_MSG_REJECT: return "reject";
-    case SH_MSG_ALLOWED_FAST: return "allowed fast";
-    case SH_MSG_EXTENDED: return "extended";
-    case SH_MSG_HASH_REQUEST: return "hash request";
-    case SH_MSG_HASHES: return "hashes";
-    case SH_MSG_HASH_REJECT: return "hash reject";
-    case SH_MSG_KEEPALIVE: return "keep-alive";
+    case SH_MSG_CHOKE:
+        return "choke";
+    case SH_MSG_UNCHOKE:
+        return "unchoke";
+    case SH_MSG_INTERESTED:
+        return "interested";
+    case SH_MSG_NOT_INTERESTED:
+        return "not interested";
+    case SH_MSG_HAVE:
+        return "have";
+    case SH_MSG_BITFIELD:
+        return "bitfield";
+    case SH_MSG_REQUEST:
+        return "request";
+    case SH_MSG_PIECE:
+        return "piece";
+    case SH_MSG_CANCEL:
+        return "cancel";
+    case SH_MSG_PORT:
+        return "port";
+    case SH_MSG_SUGGEST:
+        return "suggest";
+    case SH_MSG_HAVE_ALL:
+        return "have all";
+    case SH_MSG_HAVE_NONE:
+        return "have none";
+    case SH_MSG_REJECT:
+        return "reject";
+    case SH_MSG_ALLOWED_FAST:
+        return "allowed fast";
+    case SH_MSG_EXTENDED:
+        return "extended";
+    case SH_MSG_HASH_REQUEST:
+        return "hash request";
+    case SH_MSG_HASHES:
+        return "hashes";
+    case SH_MSG_HASH_REJECT:
+        return "hash reject";
+    case SH_MSG_KEEPALIVE:
+        return "keep-alive";
     }
     return "unknown";
 }

@@ -51,8 +51,8 @@ static int push(walker *w, const char *relpath, const struct stat *st)
         free(dup);
         return SH_ELIMIT;
     }
-    l->files[l->count++] = (sh_fsentry){dup, size, (st->st_mode & 0111) != 0, st->st_dev,
-                                        st->st_ino};
+    l->files[l->count++] =
+        (sh_fsentry){dup, size, (st->st_mode & 0111) != 0, st->st_dev, st->st_ino};
     l->total += size;
     return 0;
 }
@@ -139,7 +139,11 @@ static int cmp_entry(const void *a, const void *b)
 int sh_fswalk(const char *root, const sh_fswalk_opts *opts, sh_fslist *out, int *err_no,
               char *errpath, size_t errpath_len)
 {
-    walker w = {.root = root, .opts = opts, .out = out, .err_no = err_no, .errpath = errpath,
+    walker w = {.root = root,
+                .opts = opts,
+                .out = out,
+                .err_no = err_no,
+                .errpath = errpath,
                 .errpath_len = errpath_len};
     memset(out, 0, sizeof *out);
     if (err_no) *err_no = 0;
@@ -167,7 +171,8 @@ int sh_fswalk(const char *root, const sh_fswalk_opts *opts, sh_fslist *out, int 
 void sh_fslist_free(sh_fslist *l)
 {
     if (!l) return;
-    for (uint32_t i = 0; i < l->count; i++) free(l->files[i].relpath);
+    for (uint32_t i = 0; i < l->count; i++)
+        free(l->files[i].relpath);
     free(l->files);
     memset(l, 0, sizeof *l);
 }

@@ -27,7 +27,7 @@
 #include <sys/types.h>
 
 typedef struct sh_fsentry {
-    char *relpath;   /* '/'-joined, relative to the root; "" when the root is a file */
+    char *relpath; /* '/'-joined, relative to the root; "" when the root is a file */
     uint64_t size;
     bool executable; /* any x bit set */
     dev_t dev;       /* identity at walk time, to detect a file replaced later */
@@ -37,7 +37,7 @@ typedef struct sh_fsentry {
 typedef struct sh_fslist {
     sh_fsentry *files;
     uint32_t count;
-    uint64_t total;  /* sum of sizes */
+    uint64_t total; /* sum of sizes */
     bool root_is_dir;
 } sh_fslist;
 
@@ -45,7 +45,7 @@ typedef struct sh_fslist {
 typedef void (*sh_fswalk_warn_fn)(void *ud, const char *path, const char *why);
 
 typedef struct sh_fswalk_opts {
-    sh_fswalk_warn_fn warn;  /* may be NULL */
+    sh_fswalk_warn_fn warn; /* may be NULL */
     void *ud;
     bool have_exclude;
     dev_t exclude_dev;

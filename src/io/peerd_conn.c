@@ -216,6 +216,8 @@ static void finish_connect(sh_peerd *p, pconn *c)
     sh_net_nodelay(c->fd, true);
     set_events(p, c);
     sh_swarm_connected(p->swarm, c->id, peerd_now(p));
+    /* Output may have been queued while connecting (its SEND was ignored). */
+    peerd_conn_mark_dirty(p, c->id);
 }
 
 static void on_conn_event(sh_loop *l, int fd, uint32_t ev, void *ud)

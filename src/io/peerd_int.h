@@ -57,9 +57,9 @@ typedef struct pending_peer {
 } pending_peer;
 
 typedef struct ewma {
-    double rate;
+    double rate;         /* biased toward the initial 0; see ewma_peek */
     uint64_t last_bytes;
-    sh_time last;
+    sh_time last, start;
 } ewma;
 
 struct sh_peerd {

@@ -41,10 +41,10 @@ void peerd_rate_cancel(sh_peerd *p)
 
 void ewma_init(ewma *e, sh_time now)
 {
-    *e = (ewma){0.0, 0, now};
+    *e = (ewma){0.0, 0, now, now};
 }
 
-double ewma_peek(const ewma *e, uint64_t bytes, sh_time now)
+static double advance(const ewma *e, uint64_t bytes, sh_time now)
 {
     if (now <= e->last || bytes < e->last_bytes) return e->rate;
     double dt = (double)(now - e->last) / 1e9;
@@ -53,11 +53,22 @@ double ewma_peek(const ewma *e, uint64_t bytes, sh_time now)
     return e->rate + alpha * (inst - e->rate);
 }
 
+double ewma_peek(const ewma *e, uint64_t bytes, sh_time now)
+{
+    double r = advance(e, bytes, now);
+    /* The average started from 0 and only has weight 1 - exp(-T/tau) of
+     * real history after T seconds: divide that out, so a transfer that
+     * runs at 5 MB/s reads 5 MB/s after one second, not 1.4. */
+    double t = now > e->start ? (double)(now - e->start) / 1e9 : 0.0;
+    double w = 1.0 - exp(-t / PEERD_RATE_TAU);
+    return w > 1e-3 ? r / w : r;
+}
+
 void ewma_update(ewma *e, uint64_t bytes, sh_time now)
 {
     /* Samples closer than 100 ms apart would make the instant rate noisy. */
     if (now < e->last + SH_MS(100)) return;
-    e->rate = ewma_peek(e, bytes, now);
+    e->rate = advance(e, bytes, now);
     e->last_bytes = bytes;
     e->last = now;
 }

@@ -20,7 +20,8 @@ static int grow(uint8_t **buf, size_t *cap, size_t need, size_t max)
 {
     if (need <= *cap) return 0;
     size_t ncap = *cap ? *cap : 4096;
-    while (ncap < need) ncap = ncap > SIZE_MAX / 2 ? SIZE_MAX : ncap * 2;
+    while (ncap < need)
+        ncap = ncap > SIZE_MAX / 2 ? SIZE_MAX : ncap * 2;
     if (ncap > max + 2) ncap = max + 2;
     uint8_t *p = realloc(*buf, ncap);
     if (!p) return SH_ENOMEM;

@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     size_t n = strnlen(hs.client, sizeof hs.client);
     CHECK(n < sizeof hs.client);
-    for (size_t i = 0; i < n; i++) CHECK(hs.client[i] >= 0x20 && hs.client[i] < 0x7f);
+    for (size_t i = 0; i < n; i++)
+        CHECK(hs.client[i] >= 0x20 && hs.client[i] < 0x7f);
     CHECK(hs.metadata_size >= -1);
     CHECK(!hs.has_port || hs.port > 0);
     CHECK(!hs.has_yourip || hs.yourip.family == 4 || hs.yourip.family == 6);

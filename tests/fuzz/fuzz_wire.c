@@ -32,8 +32,8 @@ static void log_msg(sh_bbuf *b, bool hs, const sh_handshake *h, const sh_msg *m)
         return;
     }
     /* field by field: struct padding must not take part in the comparison */
-    uint32_t f[9] = {(uint32_t)m->id, m->piece, m->offset, m->length, m->port, m->ext_id,
-                     m->hash.base_layer, m->hash.index, m->hash.length};
+    uint32_t f[9] = {(uint32_t)m->id, m->piece,           m->offset,     m->length,     m->port,
+                     m->ext_id,       m->hash.base_layer, m->hash.index, m->hash.length};
     uint64_t dlen = m->data.len;
     sh_bbuf_raw(b, "M", 1);
     sh_bbuf_raw(b, f, sizeof f);

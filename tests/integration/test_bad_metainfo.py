@@ -70,21 +70,21 @@ VALID_V1 = bc.encode({
 })
 
 BENCODE_CASES = {
-    "empty": (b"", r"empty|end of input|truncated|unexpected end"),
-    "garbage": (b"hello, world\n", r"bencode|unexpected|invalid|expected"),
-    "not_a_dict": (b"li1ei2ee", r"dict"),
-    "trailing": (VALID_V1 + b"x", r"trailing|after"),
-    "huge_length": (b"d8:announce99999999999999999999:xe", r"length|large|overflow|limit|exceed"),
-    "string_past_end": (b"d8:announce999:xe", r"truncat|end of input|past|exceeds|unexpected end"),
-    "negative_length": (b"d8:announce-5:abcdee", r"length|negative|invalid|expected|unexpected"),
+    "empty": (b"", r"empty input"),
+    "garbage": (b"hello, world\n", r"bencode: unexpected byte at offset 0"),
+    "not_a_dict": (b"li1ei2ee", r"torrent is not a dictionary"),
+    "trailing": (VALID_V1 + b"x", r"trailing data"),
+    "huge_length": (b"d8:announce99999999999999999999:xe", r"number out of range"),
+    "string_past_end": (b"d8:announce999:xe", r"string longer than the input"),
+    "negative_length": (b"d8:announce-5:abcdee", r"unexpected byte at offset 11"),
     "leading_zero_int": (VALID_V1.replace(b"i32768e", b"i032768e"), r"leading zero"),
-    "negative_zero": (VALID_V1.replace(b"i32768e", b"i-0e"), r"-0|negative zero|leading zero"),
+    "negative_zero": (VALID_V1.replace(b"i32768e", b"i-0e"), r"negative zero"),
     "overflow_int": (VALID_V1.replace(b"i32768e", b"i99999999999999999999e"),
-                     r"overflow|range|too large|does not fit"),
+                     r"number out of range"),
     "leading_zero_len": (VALID_V1.replace(b"4:name", b"04:name"), r"leading zero"),
-    "unsorted_keys": (b"d4:infod6:lengthi5ee8:announce1:xe", r"order|sorted|duplicate"),
-    "deep_nesting": (b"l" * 100000 + b"e" * 100000, r"deep|depth|nest"),
-    "deep_dict_nesting": (b"d1:a" * 100000 + b"e" * 100000, r"deep|depth|nest"),
+    "unsorted_keys": (b"d4:infod6:lengthi5ee8:announce1:xe", r"keys not in strictly increasing order"),
+    "deep_nesting": (b"l" * 100000 + b"e" * 100000, r"nesting too deep"),
+    "deep_dict_nesting": (b"d1:a" * 100000 + b"e" * 100000, r"nesting too deep"),
 }
 
 
@@ -98,7 +98,8 @@ def test_truncated_everywhere(run_shoal, cwd, tmp_path, scaled, content, lt_make
     data = lt_make_torrent(content / "tree", "hybrid", PIECE)
     for cut in (1, 2, 11, len(data) // 3, len(data) // 2, len(data) - 2, len(data) - 1):
         path = write(tmp_path, f"cut{cut}.torrent", data[:cut])
-        info_rejects(run_shoal, cwd, scaled, path, r"truncat|end of input|unexpected end|past")
+        info_rejects(run_shoal, cwd, scaled, path,
+                     r"unexpected end of input|string longer than the input")
 
 
 # ---------------------------------------------------------------- valid bencode, bad torrent
@@ -139,27 +140,30 @@ def set_path(path):
 
 
 V1_CASES = {
-    "piece_length_zero": (v1_single, set_info("piece length", 0), r"piece length"),
-    "piece_length_negative": (v1_single, set_info("piece length", -16384), r"piece length"),
-    "piece_length_huge": (v1_single, set_info("piece length", 1 << 40), r"piece length"),
-    "wrong_piece_count": (v1_single, drop_last_piece, r"pieces|piece count"),
-    "pieces_not_multiple_of_20": (v1_single, pieces_odd, r"pieces|multiple of 20"),
-    "negative_file_length": (v1_single, set_info("length", -1), r"length"),
-    "no_name": (v1_single, lambda t: t[b"info"].pop(b"name"), r"name"),
-    "name_dotdot": (v1_single, set_info("name", ".."), r"name|path|\.\."),
-    "name_with_slash": (v1_single, set_info("name", "a/b"), r"name|path|/"),
-    "no_info": (v1_single, lambda t: t.pop(b"info"), r"info"),
-    "info_not_dict": (v1_single, lambda t: t.__setitem__(b"info", [1, 2]), r"info"),
-    "path_dotdot": (v1_tree, set_path([b"..", b"etc", b"passwd"]), r"path|\.\."),
-    "path_dot": (v1_tree, set_path([b".", b"a.bin"]), r"path|\."),
-    "path_absolute": (v1_tree, set_path([b"", b"etc", b"passwd"]), r"path|empty"),
-    "path_slash_component": (v1_tree, set_path([b"/etc", b"passwd"]), r"path|/"),
-    "path_inner_slash": (v1_tree, set_path([b"a/../../b"]), r"path|/"),
-    "path_empty_component": (v1_tree, set_path([b"sub", b"", b"c.bin"]), r"path|empty"),
-    "path_empty_list": (v1_tree, set_path([]), r"path|empty"),
-    "path_nul": (v1_tree, set_path([b"a\x00b"]), r"path|NUL|\\0"),
-    "files_empty": (v1_tree, set_info("files", []), r"files|empty"),
-    "length_and_files": (v1_tree, set_info("length", 5), r"length|files|both"),
+    "piece_length_zero": (v1_single, set_info("piece length", 0), r"piece length is 0"),
+    "piece_length_negative": (v1_single, set_info("piece length", -16384),
+                              r"piece length is negative"),
+    "piece_length_huge": (v1_single, set_info("piece length", 1 << 40),
+                          r"piece length is 1099511627776, more than 268435456"),
+    "wrong_piece_count": (v1_single, drop_last_piece, r"info\.pieces has 60 bytes, expected 80"),
+    "pieces_not_multiple_of_20": (v1_single, pieces_odd, r"info\.pieces has 87 bytes, expected 80"),
+    "negative_file_length": (v1_single, set_info("length", -1), r"info\.length is negative"),
+    "no_name": (v1_single, lambda t: t[b"info"].pop(b"name"), r"info\.name is missing"),
+    "name_dotdot": (v1_single, set_info("name", ".."), r'info\.name is "\.\."'),
+    "name_with_slash": (v1_single, set_info("name", "a/b"), r"info\.name contains '/'"),
+    "no_info": (v1_single, lambda t: t.pop(b"info"), r"info is missing"),
+    "info_not_dict": (v1_single, lambda t: t.__setitem__(b"info", [1, 2]),
+                      r"info is not a dictionary"),
+    "path_dotdot": (v1_tree, set_path([b"..", b"etc", b"passwd"]), r'path\[0\] is "\.\."'),
+    "path_dot": (v1_tree, set_path([b".", b"a.bin"]), r'path\[0\] is "\."'),
+    "path_absolute": (v1_tree, set_path([b"", b"etc", b"passwd"]), r"path\[0\] is empty"),
+    "path_slash_component": (v1_tree, set_path([b"/etc", b"passwd"]), r"path\[0\] contains '/'"),
+    "path_inner_slash": (v1_tree, set_path([b"a/../../b"]), r"path\[0\] contains '/'"),
+    "path_empty_component": (v1_tree, set_path([b"sub", b"", b"c.bin"]), r"path\[1\] is empty"),
+    "path_empty_list": (v1_tree, set_path([]), r"files\[0\]\.path is empty"),
+    "path_nul": (v1_tree, set_path([b"a\x00b"]), r"path\[0\] contains NUL"),
+    "files_empty": (v1_tree, set_info("files", []), r"info\.files is empty"),
+    "length_and_files": (v1_tree, set_info("length", 5), r"info has both length and files"),
 }
 
 
@@ -176,7 +180,7 @@ def test_v2_file_tree_dotdot(run_shoal, cwd, tmp_path, scaled, content, lt_make_
         tree[b".."] = tree.pop(b"a.bin")
     data = mutate(lt_make_torrent(content / "tree", "v2", PIECE), fn)
     info_rejects(run_shoal, cwd, scaled, write(tmp_path, "v2dotdot.torrent", data),
-                 r"path|\.\.")
+                 r'file tree "\.\." is "\.\."')
 
 
 def test_v2_piece_layer_mismatch(run_shoal, cwd, tmp_path, scaled, content, lt_make_torrent):
@@ -188,7 +192,7 @@ def test_v2_piece_layer_mismatch(run_shoal, cwd, tmp_path, scaled, content, lt_m
         layers[root] = bytes(layer)
     data = mutate(lt_make_torrent(content / "tree", "v2", PIECE), fn)
     info_rejects(run_shoal, cwd, scaled, write(tmp_path, "layer.torrent", data),
-                 r"layer|root|hash")
+                 r"piece layers\[[0-9a-f]{16}\.\.\.\] \(file \"[ab]\.bin\"\) does not hash to the pieces root")
 
 
 def test_v2_piece_layer_wrong_length(run_shoal, cwd, tmp_path, scaled, content, lt_make_torrent):
@@ -198,7 +202,7 @@ def test_v2_piece_layer_wrong_length(run_shoal, cwd, tmp_path, scaled, content, 
         layers[root] = layers[root][:-32]
     data = mutate(lt_make_torrent(content / "tree", "v2", PIECE), fn)
     info_rejects(run_shoal, cwd, scaled, write(tmp_path, "layerlen.torrent", data),
-                 r"layer")
+                 r"piece layers\[[0-9a-f]{16}\.\.\.\] .* has 64 bytes, expected 96")
 
 
 def test_hybrid_views_differ(run_shoal, cwd, tmp_path, scaled, content, lt_make_torrent):
@@ -210,7 +214,7 @@ def test_hybrid_views_differ(run_shoal, cwd, tmp_path, scaled, content, lt_make_
     data = mutate(lt_make_torrent(content / "tree", "hybrid", PIECE), fn)
     assert data != lt_make_torrent(content / "tree", "hybrid", PIECE)
     info_rejects(run_shoal, cwd, scaled, write(tmp_path, "hybrid.torrent", data),
-                 r"v1|v2|hybrid|differ|match")
+                 r'hybrid: info\.files\[2\] \("B\.bin"\) differs from the file at the same place')
 
 
 def test_hybrid_lengths_differ(run_shoal, cwd, tmp_path, scaled, content, lt_make_torrent):
@@ -222,7 +226,7 @@ def test_hybrid_lengths_differ(run_shoal, cwd, tmp_path, scaled, content, lt_mak
         a[b"length"], b[b"length"] = b[b"length"], a[b"length"]
     data = mutate(lt_make_torrent(content / "tree", "hybrid", PIECE), fn)
     info_rejects(run_shoal, cwd, scaled, write(tmp_path, "hybrid2.torrent", data),
-                 r"v1|v2|hybrid|differ|match|pad|align|length")
+                 r'hybrid: info\.files\[0\] \("a\.bin"\) has a different length')
 
 
 # ---------------------------------------------------------------- files that are not torrents
@@ -330,3 +334,18 @@ def test_every_help(run_shoal, cwd):
         rc, out2, _ = run_shoal(name, "-h", cwd=cwd)
         assert rc == 0 and out2 == out
     assert os.listdir(cwd) == []
+
+
+def test_create_only_empty_files(run_shoal, cwd, make_tmp_dir, scaled):
+    d = make_tmp_dir("empties")
+    (d / "a").write_bytes(b"")
+    (d / "b").write_bytes(b"")
+    rejected(run_shoal, cwd, scaled, "create", d, pattern=r"nothing to hash: every file is empty",
+             cmd="create")
+    rejected(run_shoal, cwd, scaled, "create", d / "a",
+             pattern=r"nothing to hash: every file is empty", cmd="create")
+
+
+def test_create_root_is_slash(run_shoal, cwd, scaled):
+    rejected(run_shoal, cwd, scaled, "create", "/", pattern=r"cannot name a torrent after '/'",
+             cmd="create")

@@ -115,7 +115,8 @@ static void test_client_and_yourip(void **st)
     char big[200];
     strcpy(big, "d1:v100:");
     size_t n = strlen(big);
-    for (int i = 0; i < 100; i++) big[n++] = (char)('A' + i % 26);
+    for (int i = 0; i < 100; i++)
+        big[n++] = (char)('A' + i % 26);
     big[n++] = 'e';
     hs = (sh_ext_hs){0};
     assert_int_equal(parse_n(big, n, &hs), 0);
@@ -136,8 +137,8 @@ static void test_errors(void **st)
         const char *s;
         int rc;
     } bad[] = {
-        {"i1e", SH_EPROTO},  {"le", SH_EPROTO},      {"4:spam", SH_EPROTO},
-        {"", SH_EBENCODE},   {"d1:m", SH_EBENCODE},  {"d1:pi1ee1", SH_EBENCODE},
+        {"i1e", SH_EPROTO},         {"le", SH_EPROTO},     {"4:spam", SH_EPROTO},
+        {"", SH_EBENCODE},          {"d1:m", SH_EBENCODE}, {"d1:pi1ee1", SH_EBENCODE},
         {"d1:pi01ee", SH_EBENCODE},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -153,8 +154,10 @@ static void test_errors(void **st)
         deep[n++] = 'd';
         memcpy(deep + n, "1:x", 3);
         n += 3;
-        for (int i = 1; i < depth; i++) deep[n++] = 'l';
-        for (int i = 0; i < depth; i++) deep[n++] = 'e';
+        for (int i = 1; i < depth; i++)
+            deep[n++] = 'l';
+        for (int i = 0; i < depth; i++)
+            deep[n++] = 'e';
         assert_int_equal(parse_n(deep, n, &hs), depth == 8 ? 0 : SH_ELIMIT);
     }
     /* size: 64 KiB passes, one byte more is refused before parsing */
@@ -246,9 +249,12 @@ static void test_encode_exact(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_libtorrent_like),  cmocka_unit_test(test_minimal_defaults),
-        cmocka_unit_test(test_wrong_types_ignored), cmocka_unit_test(test_client_and_yourip),
-        cmocka_unit_test(test_errors),           cmocka_unit_test(test_encode_exact),
+        cmocka_unit_test(test_libtorrent_like),
+        cmocka_unit_test(test_minimal_defaults),
+        cmocka_unit_test(test_wrong_types_ignored),
+        cmocka_unit_test(test_client_and_yourip),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_encode_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

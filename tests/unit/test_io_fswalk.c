@@ -51,7 +51,8 @@ static void mkfile(const char *rel, size_t n, mode_t mode)
 {
     FILE *f = fopen(at(rel), "wb");
     assert_non_null(f);
-    for (size_t i = 0; i < n; i++) fputc('x', f);
+    for (size_t i = 0; i < n; i++)
+        fputc('x', f);
     fclose(f);
     assert_int_equal(chmod(at(rel), mode), 0);
 }
@@ -218,10 +219,10 @@ static void test_depth_limit(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tree_sorted),   cmocka_unit_test(test_single_file),
+        cmocka_unit_test(test_tree_sorted),      cmocka_unit_test(test_single_file),
         cmocka_unit_test(test_symlinks_skipped), cmocka_unit_test(test_fifo_refused),
-        cmocka_unit_test(test_missing),       cmocka_unit_test(test_exclude),
-        cmocka_unit_test(test_empty_tree),    cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_missing),          cmocka_unit_test(test_exclude),
+        cmocka_unit_test(test_empty_tree),       cmocka_unit_test(test_depth_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

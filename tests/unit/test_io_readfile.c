@@ -38,7 +38,8 @@ static const char *make(const char *name, size_t n)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    for (size_t i = 0; i < n; i++) fputc((int)(i * 7 % 251), f);
+    for (size_t i = 0; i < n; i++)
+        fputc((int)(i * 7 % 251), f);
     fclose(f);
     return path;
 }

@@ -598,8 +598,12 @@ static void test_v2_single(void **st)
     assert_true(mi->single_file);
     assert_null(mi->pieces_v1);
     assert_int_equal(mi->num_pieces, 4);
-    uint64_t off[] = {0};
-    check_files(mi, SINGLE, 1, off);
+    /* The last file is padded to the piece end, as libtorrent lays v2 out. */
+    static const tf files[] = {{"movie.bin", 100000, false}, {".pad/31072", 31072, true}};
+    uint64_t off[] = {0, 100000};
+    check_files(mi, files, 2, off);
+    assert_int_equal(mi->total_size, 131072);
+    assert_int_equal(sh_metainfo_piece_size(mi, 3), 32768);
     assert_true(mi->files[0].has_root);
     assert_true(mi->has_piece_layers);
     assert_int_equal(mi->files[0].layer_count, 4);
@@ -628,16 +632,17 @@ static void test_v2_multi_pads(void **st)
     assert_int_equal(mi->version, SH_META_V2);
     assert_memory_equal(mi->info_hash_v2, h2, 32);
     assert_false(mi->single_file);
-    /* Implicit pads after "a" and "c/d"; the empty "c/e" sits after the pad; none at the end. */
+    /* Implicit pads after "a", "c/d" and the last file "z"; the empty "c/e" sits after a pad. */
     static const tf want[] = {{"a", 20000, false},   {".pad/12768", 12768, true},
                               {"c/d", 70000, false}, {".pad/28304", 28304, true},
-                              {"c/e", 0, false},     {"z", 100, false}};
-    uint64_t off[] = {0, 20000, 32768, 102768, 131072, 131072};
-    check_files(mi, want, 6, off);
-    assert_int_equal(mi->total_size, 131172);
+                              {"c/e", 0, false},     {"z", 100, false},
+                              {".pad/32668", 32668, true}};
+    uint64_t off[] = {0, 20000, 32768, 102768, 131072, 131072, 131172};
+    check_files(mi, want, 7, off);
+    assert_int_equal(mi->total_size, 163840);
     assert_int_equal(mi->content_size, 90100);
     assert_int_equal(mi->num_pieces, 5);
-    assert_int_equal(sh_metainfo_piece_size(mi, 4), 100);
+    assert_int_equal(sh_metainfo_piece_size(mi, 4), 32768);
     assert_int_equal(sh_metainfo_file_at(mi, 20000), 1);
     assert_int_equal(sh_metainfo_file_at(mi, 131072), 5);
     assert_true(mi->has_piece_layers);
@@ -1069,9 +1074,9 @@ static void test_bad_v2(void **st)
     dset(d, "f", empty_file_node());
     sh_metainfo *mi = load_ok(r);
     bfree(r);
-    /* Tree order: a, (pad), c/d, (pad), c/e, d/d/.../f, z. */
-    assert_int_equal(strlen(mi->files[mi->num_files - 2].path), 63 * 2 + 1);
-    assert_string_equal(mi->files[mi->num_files - 2].path + 63 * 2, "f");
+    /* Tree order: a, (pad), c/d, (pad), c/e, d/d/.../f, z, (pad). */
+    assert_int_equal(strlen(mi->files[mi->num_files - 3].path), 63 * 2 + 1);
+    assert_string_equal(mi->files[mi->num_files - 3].path + 63 * 2, "f");
     sh_metainfo_free(mi);
 }
 
@@ -1337,11 +1342,7 @@ static void check_fixture(FILE *f, const char *name)
     assert_int_equal(mi->num_pieces, pieces);
     assert_int_equal(mi->piece_length, plen);
     assert_string_equal(mi->name, ltname);
-    /* libtorrent pads a v2-only torrent's last file too; shoal does not. */
-    if (mi->version == SH_META_V2 && n > 0 && lf[n - 1].pad) {
-        total -= lf[n - 1].len;
-        n--;
-    }
+    /* libtorrent pads a v2-only torrent's last file too, and so does shoal. */
     assert_int_equal(mi->total_size, total);
     assert_int_equal(mi->num_files, n);
     for (int k = 0; k < n; k++) {

@@ -16,8 +16,12 @@
 static sh_picker *mk(uint32_t n, uint32_t plen, uint32_t last, uint32_t rnd, uint32_t maxp,
                      uint64_t seed)
 {
-    sh_picker_config cfg = {.num_pieces = n, .piece_length = plen, .last_piece_length = last,
-                            .random_first = rnd, .max_partial = maxp, .seed = seed};
+    sh_picker_config cfg = {.num_pieces = n,
+                            .piece_length = plen,
+                            .last_piece_length = last,
+                            .random_first = rnd,
+                            .max_partial = maxp,
+                            .seed = seed};
     sh_picker *p = NULL;
     assert_int_equal(sh_picker_new(&cfg, &p), 0);
     return p;
@@ -27,7 +31,8 @@ static sh_bitfield bits(uint32_t n, const uint32_t *set, size_t k)
 {
     sh_bitfield bf;
     assert_int_equal(sh_bitfield_init(&bf, n), 0);
-    for (size_t i = 0; i < k; i++) sh_bitfield_set(&bf, set[i]);
+    for (size_t i = 0; i < k; i++)
+        sh_bitfield_set(&bf, set[i]);
     return bf;
 }
 
@@ -89,7 +94,8 @@ static sh_picker *skewed(uint32_t n, uint32_t rnd, uint64_t seed)
 {
     sh_picker *p = mk(n, B, B, rnd, 0, seed);
     for (uint32_t i = 0; i < n; i++)
-        for (uint32_t k = 0; k <= i % 7; k++) sh_picker_inc(p, i);
+        for (uint32_t k = 0; k <= i % 7; k++)
+            sh_picker_inc(p, i);
     return p;
 }
 
@@ -144,9 +150,12 @@ static void test_ties_spread(void **st)
         sh_picker_free(p);
         /* every piece moved to the next bucket in index order: must not bias the ties */
         p = mk(N, B, B, 1, 0, seed);
-        for (uint32_t i = 0; i < N; i++) sh_picker_inc(p, i);
-        for (uint32_t i = 0; i < N; i++) sh_picker_inc(p, i);
-        for (uint32_t i = N; i-- > 0;) sh_picker_dec(p, i);
+        for (uint32_t i = 0; i < N; i++)
+            sh_picker_inc(p, i);
+        for (uint32_t i = 0; i < N; i++)
+            sh_picker_inc(p, i);
+        for (uint32_t i = N; i-- > 0;)
+            sh_picker_dec(p, i);
         pick1(p, NULL);
         hits_moved[pick1(p, NULL)]++;
         sh_picker_free(p);
@@ -184,20 +193,23 @@ static void test_random_first(void **st)
     for (uint64_t seed = 1; seed <= SEEDS; seed++) {
         sh_picker *p = mk(N, B, B, 3, 0, seed);
         for (uint32_t i = 10; i < N; i++) /* pieces 0..9 are the rarest */
-            for (int k = 0; k < 5; k++) sh_picker_inc(p, i);
+            for (int k = 0; k < 5; k++)
+                sh_picker_inc(p, i);
         for (int k = 0; k < 3; k++) {
             uint32_t x = pick1(p, NULL);
             if (k == 0) hits[x]++;
             not_rare += x >= 10;
         }
         uint32_t fourth = pick1(p, NULL);
-        if (fourth >= 10) fail_msg("seed %llu: 4th piece %u is not rarest", (unsigned long long)seed, fourth);
+        if (fourth >= 10)
+            fail_msg("seed %llu: 4th piece %u is not rarest", (unsigned long long)seed, fourth);
         sh_picker_free(p);
     }
     /* random picks ignore rarity: 90% of them land on common pieces */
     assert_true(not_rare > 3 * SEEDS * 8 / 10);
     for (uint32_t i = 0; i < N; i++)
-        if (hits[i] < 1 || hits[i] > 30) fail_msg("piece %u chosen %u times of %d", i, hits[i], SEEDS);
+        if (hits[i] < 1 || hits[i] > 30)
+            fail_msg("piece %u chosen %u times of %d", i, hits[i], SEEDS);
 
     /* default: 0 means 4 random pieces; a sparse peer's random pick is among its pieces */
     sh_picker *p = mk(1000, B, B, 0, 0, 9);
@@ -336,7 +348,8 @@ static void test_last_piece(void **st)
     }
     assert_int_equal(bytes, 2 * 4 * B + 20000);
     assert_int_equal(done, 3);
-    for (uint32_t i = 0; i < 3; i++) sh_picker_set_have(p, i);
+    for (uint32_t i = 0; i < 3; i++)
+        sh_picker_set_have(p, i);
     assert_true(sh_picker_complete(p));
     assert_int_equal(sh_picker_num_have(p), 3);
     assert_int_equal(sh_picker_pick(p, NULL, NULL, 100, 1, pk, 16), 0);
@@ -353,7 +366,8 @@ static void test_endgame(void **st)
     sh_picker *p = mk(2, 2 * B, 2 * B, 1, 0, 11);
     sh_pick pk[16];
     assert_int_equal(sh_picker_pick(p, NULL, NULL, 100, 1, pk, 16), 4);
-    for (int i = 0; i < 4; i++) assert_false(pk[i].dup);
+    for (int i = 0; i < 4; i++)
+        assert_false(pk[i].dup);
     assert_true(sh_picker_endgame(p));
     /* each further pick hands out the least-requested blocks once, up to MAX_DUP */
     for (uint32_t level = 2; level <= SH_PICKER_MAX_DUP; level++) {
@@ -452,7 +466,8 @@ static void test_piece_failed(void **st)
     }
     /* all blocks given back: the piece's state goes too */
     assert_int_equal(sh_picker_pick(p, NULL, NULL, 10, 10, pk, 4), 1);
-    for (uint32_t b = 0; b < 3; b++) sh_picker_unrequest(p, 0, b);
+    for (uint32_t b = 0; b < 3; b++)
+        sh_picker_unrequest(p, 0, b);
     assert_int_equal(sh_picker_received(p, 0, 0), SH_ERANGE);
     assert_int_equal(sh_picker_pick(p, NULL, NULL, 10, 10, pk, 4), 1);
     assert_int_equal(pk[0].count, 3);
@@ -470,12 +485,14 @@ static void test_interesting(void **st)
     assert_true(sh_picker_interesting(p, &peer));
     assert_false(sh_picker_interesting(p, &empty));
     assert_false(sh_picker_interesting(p, &wrong));
-    for (int i = 0; i < 3; i++) sh_picker_set_have(p, s[i]);
+    for (int i = 0; i < 3; i++)
+        sh_picker_set_have(p, s[i]);
     assert_true(sh_picker_interesting(p, &peer));
     sh_picker_set_have(p, 299);
     assert_false(sh_picker_interesting(p, &peer));
     assert_true(sh_picker_interesting(p, NULL));
-    for (uint32_t i = 0; i < N; i++) sh_picker_set_have(p, i);
+    for (uint32_t i = 0; i < N; i++)
+        sh_picker_set_have(p, i);
     assert_false(sh_picker_interesting(p, NULL));
     assert_int_equal(sh_picker_have_bits(p)->count, N);
     sh_bitfield_free(&peer);
@@ -511,7 +528,8 @@ static bool model_pick(sh_picker *p, const model *m, const sh_bitfield *peer, bo
 {
     uint32_t min = UINT32_MAX;
     for (uint32_t i = 0; i < m->n; i++)
-        if (!m->have[i] && (!peer || sh_bitfield_get(peer, i)) && m->count[i] < min) min = m->count[i];
+        if (!m->have[i] && (!peer || sh_bitfield_get(peer, i)) && m->count[i] < min)
+            min = m->count[i];
     uint32_t got = pick1(p, peer);
     if (min == UINT32_MAX) {
         assert_int_equal(got, UINT32_MAX);
@@ -529,11 +547,14 @@ static void stress_step(sh_picker *p, model *m, sh_rng *g, sh_bitfield *tmp, boo
 {
     uint32_t i = (uint32_t)sh_rng_below(g, m->n);
     switch (sh_rng_below(g, 10)) {
-    case 0: case 1: case 2:
+    case 0:
+    case 1:
+    case 2:
         sh_picker_inc(p, i);
         m->count[i]++;
         break;
-    case 3: case 4:
+    case 3:
+    case 4:
         if (m->count[i]) m->count[i]--;
         sh_picker_dec(p, i); /* below zero is ignored */
         break;
@@ -588,8 +609,8 @@ static void test_model_stress(void **st)
             stress_step(p, &m, &g, &tmp, &first);
             for (uint32_t i = 0; i < m.n; i++)
                 if (sh_picker_availability(p, i) != m.count[i] + m.seeds)
-                    fail_msg("seed %llu step %d piece %u: %u != %u", (unsigned long long)seed,
-                             step, i, sh_picker_availability(p, i), m.count[i] + m.seeds);
+                    fail_msg("seed %llu step %d piece %u: %u != %u", (unsigned long long)seed, step,
+                             i, sh_picker_availability(p, i), m.count[i] + m.seeds);
         }
         sh_bitfield_free(&tmp);
         sh_picker_free(p);
@@ -620,14 +641,17 @@ static void test_performance(void **st)
     }
     double t0 = now_s();
     sh_picker *p = mk(N, 16 * B, 16 * B, 4, 64, 1);
-    for (int k = 0; k < PEERS; k++) sh_picker_inc_bits(p, &peers[k]);
+    for (int k = 0; k < PEERS; k++)
+        sh_picker_inc_bits(p, &peers[k]);
     double t1 = now_s();
     sh_pick pk[64];
     uint64_t blocks = 0;
     for (int op = 0; op < OPS; op++) {
         uint32_t i = (uint32_t)sh_rng_below(&g, N);
-        if (op % 2) sh_picker_inc(p, i);
-        else sh_picker_dec(p, i);
+        if (op % 2)
+            sh_picker_inc(p, i);
+        else
+            sh_picker_dec(p, i);
         const sh_bitfield *peer = &peers[op % PEERS];
         size_t n = sh_picker_pick(p, peer, NULL, 16, 16, pk, 64);
         for (size_t k = 0; k < n; k++) {
@@ -652,19 +676,20 @@ static void test_performance(void **st)
 #endif
     assert_true(t2 - t0 < limit);
     sh_picker_free(p);
-    for (int k = 0; k < PEERS; k++) sh_bitfield_free(&peers[k]);
+    for (int k = 0; k < PEERS; k++)
+        sh_bitfield_free(&peers[k]);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),         cmocka_unit_test(test_geometry),
-        cmocka_unit_test(test_rarest_first),   cmocka_unit_test(test_ties_spread),
-        cmocka_unit_test(test_random_first),   cmocka_unit_test(test_partial_preferred),
-        cmocka_unit_test(test_max_partial),    cmocka_unit_test(test_runs),
-        cmocka_unit_test(test_last_piece),     cmocka_unit_test(test_endgame),
+        cmocka_unit_test(test_config),          cmocka_unit_test(test_geometry),
+        cmocka_unit_test(test_rarest_first),    cmocka_unit_test(test_ties_spread),
+        cmocka_unit_test(test_random_first),    cmocka_unit_test(test_partial_preferred),
+        cmocka_unit_test(test_max_partial),     cmocka_unit_test(test_runs),
+        cmocka_unit_test(test_last_piece),      cmocka_unit_test(test_endgame),
         cmocka_unit_test(test_received_errors), cmocka_unit_test(test_piece_failed),
-        cmocka_unit_test(test_interesting),    cmocka_unit_test(test_model_stress),
+        cmocka_unit_test(test_interesting),     cmocka_unit_test(test_model_stress),
         cmocka_unit_test(test_performance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,7 +50,8 @@ static void recs_push(recs *r, bool hs, const sh_handshake *h, const sh_msg *m)
 
 static void recs_free(recs *r)
 {
-    for (size_t i = 0; i < r->n; i++) free(r->v[i].data);
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i].data);
     free(r->v);
     memset(r, 0, sizeof *r);
 }
@@ -162,7 +163,7 @@ static void test_roundtrip_fixed(void **st)
     (void)st;
     sh_wire_dec *d = dec_after_hs(NULL);
     sh_bbuf b;
-    static const sh_msg_id simple[] = {SH_MSG_CHOKE, SH_MSG_UNCHOKE, SH_MSG_INTERESTED,
+    static const sh_msg_id simple[] = {SH_MSG_CHOKE,          SH_MSG_UNCHOKE,  SH_MSG_INTERESTED,
                                        SH_MSG_NOT_INTERESTED, SH_MSG_HAVE_ALL, SH_MSG_HAVE_NONE,
                                        SH_MSG_KEEPALIVE};
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
@@ -211,7 +212,8 @@ static void test_roundtrip_variable(void **st)
     sh_wire_dec *d = dec_after_hs(NULL);
     sh_bbuf b;
     uint8_t block[SH_WIRE_BLOCK];
-    for (size_t i = 0; i < sizeof block; i++) block[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < sizeof block; i++)
+        block[i] = (uint8_t)(i * 7);
 
     sh_bbuf_init(&b);
     sh_wire_put_piece_header(&b, 3, 32768, sizeof block);
@@ -253,7 +255,8 @@ static void test_roundtrip_variable(void **st)
     sh_bbuf_free(&b);
 
     sh_hashreq h = {.base_layer = 0x01020304, .index = 5, .length = 512, .proof_layers = 9};
-    for (int i = 0; i < 32; i++) h.root[i] = (uint8_t)(0xA0 + i);
+    for (int i = 0; i < 32; i++)
+        h.root[i] = (uint8_t)(0xA0 + i);
     static const sh_msg_id hr[] = {SH_MSG_HASH_REQUEST, SH_MSG_HASH_REJECT};
     for (int i = 0; i < 2; i++) {
         sh_bbuf_init(&b);
@@ -266,7 +269,8 @@ static void test_roundtrip_variable(void **st)
         sh_bbuf_free(&b);
     }
     uint8_t hashes[3 * 32];
-    for (size_t i = 0; i < sizeof hashes; i++) hashes[i] = (uint8_t)i;
+    for (size_t i = 0; i < sizeof hashes; i++)
+        hashes[i] = (uint8_t)i;
     sh_bbuf_init(&b);
     sh_wire_put_hashes(&b, &h, hashes, 3);
     assert_int_equal(b.len, 4 + 49 + 96);
@@ -315,19 +319,30 @@ static void test_encoder_bytes(void **st)
 static int expect_valid(uint8_t id, uint32_t n)
 {
     switch (id) {
-    case 0: case 1: case 2: case 3: case 14: case 15:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 14:
+    case 15:
         return n == 1;
-    case 4: case 13: case 17:
+    case 4:
+    case 13:
+    case 17:
         return n == 5;
-    case 6: case 8: case 16:
+    case 6:
+    case 8:
+    case 16:
         return n == 13;
     case 9:
         return n == 3;
     case 7:
         return n >= 10 && n <= 9 + SH_WIRE_BLOCK;
-    case 5: case 20:
+    case 5:
+    case 20:
         return n >= 2;
-    case 21: case 23:
+    case 21:
+    case 23:
         return n == 49;
     case 22:
         return n >= 81 && (n - 49) % 32 == 0;
@@ -358,7 +373,8 @@ static void check_length(uint8_t id, uint32_t n, bool split)
     sh_wire_put_have(&b, SH_MSG_HAVE, 42); /* a sentinel after it */
     recs r = {0};
     if (split) { /* byte by byte: the length check must not depend on having the body */
-        for (size_t i = 0; i < b.len && r.rc == 0; i++) feed(d, b.data + i, 1, &r);
+        for (size_t i = 0; i < b.len && r.rc == 0; i++)
+            feed(d, b.data + i, 1, &r);
     } else {
         feed(d, b.data, b.len, &r);
     }
@@ -382,12 +398,15 @@ static void test_every_length(void **st)
 {
     (void)st;
     for (unsigned id = 0; id < 256; id++) {
-        for (uint32_t n = 1; n <= 200; n++) check_length((uint8_t)id, n, false);
-        static const uint32_t big[] = {1000, 9 + SH_WIRE_BLOCK - 1, 9 + SH_WIRE_BLOCK,
-                                       9 + SH_WIRE_BLOCK + 1, 49 + 32 * 100, 49 + 32 * 100 + 1};
+        for (uint32_t n = 1; n <= 200; n++)
+            check_length((uint8_t)id, n, false);
+        static const uint32_t big[] = {
+            1000,          9 + SH_WIRE_BLOCK - 1, 9 + SH_WIRE_BLOCK, 9 + SH_WIRE_BLOCK + 1,
+            49 + 32 * 100, 49 + 32 * 100 + 1};
         for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
             check_length((uint8_t)id, big[i], false);
-        for (uint32_t n = 1; n <= 60; n++) check_length((uint8_t)id, n, true);
+        for (uint32_t n = 1; n <= 60; n++)
+            check_length((uint8_t)id, n, true);
     }
 }
 
@@ -438,8 +457,8 @@ static void test_oversize_prefix(void **st)
     (void)st;
     const uint32_t lens[] = {0xFFFFFFFFu, SH_WIRE_MAX_MSG + 1};
     for (int i = 0; i < 2; i++) {
-        uint8_t p[4] = {(uint8_t)(lens[i] >> 24), (uint8_t)(lens[i] >> 16),
-                        (uint8_t)(lens[i] >> 8), (uint8_t)lens[i]};
+        uint8_t p[4] = {(uint8_t)(lens[i] >> 24), (uint8_t)(lens[i] >> 16), (uint8_t)(lens[i] >> 8),
+                        (uint8_t)lens[i]};
         /* the prefix alone, with no body byte, is refused, however it is split */
         for (size_t cut = 0; cut < 4; cut++) {
             sh_wire_dec *d = dec_after_hs(NULL);
@@ -646,10 +665,10 @@ static void check_bad_handshake(size_t bad, uint8_t value)
 static void test_handshake_bad(void **st)
 {
     (void)st;
-    check_bad_handshake(0, 18);    /* bad pstrlen */
+    check_bad_handshake(0, 18); /* bad pstrlen */
     check_bad_handshake(0, 0);
-    check_bad_handshake(0, 0xC7);  /* an MSE public key starts with random bytes */
-    check_bad_handshake(1, 'b');   /* "bitTorrent" */
+    check_bad_handshake(0, 0xC7); /* an MSE public key starts with random bytes */
+    check_bad_handshake(1, 'b');  /* "bitTorrent" */
     check_bad_handshake(12, 'P');
     check_bad_handshake(19, 'L');
 }
@@ -659,25 +678,46 @@ static void test_handshake_bad(void **st)
 static void put_random_msg(sh_bbuf *b, sh_rng *g)
 {
     uint8_t buf[600];
-    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)sh_rng_next(g);
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)sh_rng_next(g);
     sh_hashreq h = {.base_layer = 1, .index = 2, .length = 3, .proof_layers = 4};
     memcpy(h.root, buf, 32);
     uint32_t x = (uint32_t)sh_rng_next(g);
     switch (sh_rng_below(g, 12)) {
-    case 0: sh_wire_put_simple(b, (sh_msg_id)sh_rng_below(g, 4)); break;
-    case 1: sh_wire_put_simple(b, SH_MSG_KEEPALIVE); break;
-    case 2: sh_wire_put_have(b, SH_MSG_HAVE, x); break;
-    case 3: sh_wire_put_request(b, SH_MSG_REQUEST, x, x >> 3, 1 + x % SH_WIRE_BLOCK); break;
-    case 4: sh_wire_put_request(b, SH_MSG_CANCEL, x, 7, x); break;
+    case 0:
+        sh_wire_put_simple(b, (sh_msg_id)sh_rng_below(g, 4));
+        break;
+    case 1:
+        sh_wire_put_simple(b, SH_MSG_KEEPALIVE);
+        break;
+    case 2:
+        sh_wire_put_have(b, SH_MSG_HAVE, x);
+        break;
+    case 3:
+        sh_wire_put_request(b, SH_MSG_REQUEST, x, x >> 3, 1 + x % SH_WIRE_BLOCK);
+        break;
+    case 4:
+        sh_wire_put_request(b, SH_MSG_CANCEL, x, 7, x);
+        break;
     case 5:
         sh_wire_put_piece_header(b, x, 16384, 1 + x % 500);
         sh_bbuf_raw(b, buf, 1 + x % 500);
         break;
-    case 6: sh_wire_put_bitfield(b, buf, 1 + x % 300); break;
-    case 7: sh_wire_put_extended(b, (uint8_t)x, buf, x % 200); break;
-    case 8: sh_wire_put_port(b, (uint16_t)x); break;
-    case 9: sh_wire_put_hashreq(b, SH_MSG_HASH_REQUEST, &h); break;
-    case 10: sh_wire_put_hashes(b, &h, buf, 1 + x % 4); break;
+    case 6:
+        sh_wire_put_bitfield(b, buf, 1 + x % 300);
+        break;
+    case 7:
+        sh_wire_put_extended(b, (uint8_t)x, buf, x % 200);
+        break;
+    case 8:
+        sh_wire_put_port(b, (uint16_t)x);
+        break;
+    case 9:
+        sh_wire_put_hashreq(b, SH_MSG_HASH_REQUEST, &h);
+        break;
+    case 10:
+        sh_wire_put_hashes(b, &h, buf, 1 + x % 4);
+        break;
     default: { /* an unknown id: skipped */
         uint8_t u[8] = {0, 0, 0, 4, 0x42, 1, 2, 3};
         sh_bbuf_raw(b, u, sizeof u);
@@ -693,7 +733,8 @@ static void test_split_everywhere(void **st)
     sh_bbuf b;
     sh_bbuf_init(&b);
     sh_wire_put_handshake(&b, SH_RSV_FAST | SH_RSV_EXTENSION, IH, PID);
-    for (int i = 0; i < 50; i++) put_random_msg(&b, &g);
+    for (int i = 0; i < 50; i++)
+        put_random_msg(&b, &g);
     assert_int_equal(b.err, 0);
 
     recs ref = decode_chunks(b.data, b.len, NULL, 0);
@@ -706,7 +747,8 @@ static void test_split_everywhere(void **st)
     }
     size_t *cuts = malloc(b.len * sizeof *cuts); /* one byte at a time */
     assert_non_null(cuts);
-    for (size_t i = 0; i < b.len; i++) cuts[i] = i + 1;
+    for (size_t i = 0; i < b.len; i++)
+        cuts[i] = i + 1;
     recs r = decode_chunks(b.data, b.len, cuts, b.len);
     recs_equal(&ref, &r);
     recs_free(&r);
@@ -725,6 +767,26 @@ static void test_split_everywhere(void **st)
     sh_bbuf_free(&b);
 }
 
+/* An empty call is harmless in every state, even with no buffer at all. */
+static void test_empty_input(void **st)
+{
+    (void)st;
+    sh_wire_dec *d;
+    assert_int_equal(sh_wire_dec_new(NULL, &d), 0);
+    size_t used = 5;
+    bool ishs = true;
+    sh_handshake h;
+    sh_msg m;
+    assert_int_equal(sh_wire_decode(d, NULL, 0, &used, &ishs, &h, &m, NULL), 0);
+    assert_int_equal(used, 0);
+    assert_false(ishs);
+    sh_wire_dec_free(d);
+    d = dec_after_hs(NULL);
+    assert_int_equal(sh_wire_decode(d, NULL, 0, &used, &ishs, &h, &m, NULL), 0);
+    assert_int_equal(sh_wire_dec_buffered(d), 0);
+    sh_wire_dec_free(d);
+}
+
 static void test_names(void **st)
 {
     (void)st;
@@ -736,19 +798,13 @@ static void test_names(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_fixed),
-        cmocka_unit_test(test_roundtrip_variable),
-        cmocka_unit_test(test_encoder_bytes),
-        cmocka_unit_test(test_every_length),
-        cmocka_unit_test(test_request_length),
-        cmocka_unit_test(test_oversize_prefix),
-        cmocka_unit_test(test_piece_limits),
-        cmocka_unit_test(test_keepalive_and_buffered),
-        cmocka_unit_test(test_handshake_flags),
-        cmocka_unit_test(test_handshake_unknown_bits),
-        cmocka_unit_test(test_handshake_bad),
-        cmocka_unit_test(test_split_everywhere),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_roundtrip_fixed), cmocka_unit_test(test_roundtrip_variable),
+        cmocka_unit_test(test_encoder_bytes),   cmocka_unit_test(test_every_length),
+        cmocka_unit_test(test_request_length),  cmocka_unit_test(test_oversize_prefix),
+        cmocka_unit_test(test_piece_limits),    cmocka_unit_test(test_keepalive_and_buffered),
+        cmocka_unit_test(test_handshake_flags), cmocka_unit_test(test_handshake_unknown_bits),
+        cmocka_unit_test(test_handshake_bad),   cmocka_unit_test(test_split_everywhere),
+        cmocka_unit_test(test_empty_input),     cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
