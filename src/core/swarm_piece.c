@@ -44,6 +44,10 @@ static void good_piece(sh_swarm *s, uint32_t piece, sh_time now)
     sh_asm_drop(&s->pieces, piece);
     if (sh_picker_have(s->picker, piece)) return;
     sh_picker_set_have(s->picker, piece);
+    /* The piece freed a max_partial slot: with hashing behind the network,
+     * every partial may have been waiting on verification, so nothing else
+     * would restart requesting. */
+    s->refill = true;
     s->left -= sh_metainfo_piece_size(s->mi, piece);
     sw_debug(s, "piece %u verified (%u/%u)", piece, sh_picker_num_have(s->picker),
              s->mi->num_pieces);

@@ -128,6 +128,7 @@ struct hn_node {
     uint8_t *mem;
     bool corrupt;
     uint64_t up_bps;
+    sh_time verify_delay;
     sh_time up_free;
     hn_end *ends; /* by conn id */
     size_t nends;
@@ -154,7 +155,7 @@ struct hn_raw {
     int reason;
 };
 
-enum { EV_TIMER, EV_CONNECT, EV_WRITE, EV_DELIVER, EV_CLOSED };
+enum { EV_TIMER, EV_CONNECT, EV_WRITE, EV_DELIVER, EV_CLOSED, EV_VERIFIED };
 
 typedef struct hn_ev {
     sh_time t;
@@ -290,6 +291,7 @@ hn_node *hn_node_add(hn_net *n, const hn_node_opts *o)
     x->addr = (sh_addr){.family = 4, .ip = {127, 0, 0, (uint8_t)(x->idx + 2)}, .port = 6881};
     x->corrupt = o->corrupt;
     x->up_bps = o->up_bps ? o->up_bps : HN_DEFAULT_BPS;
+    x->verify_delay = o->verify_delay;
     x->timer_at = SH_TIME_NEVER;
     x->next_port = 40000;
     x->mem = calloc(1, n->t->size);
@@ -423,6 +425,14 @@ static void act_verify(hn_net *n, hn_node *x, const sh_action *a)
         memcpy(x->mem + (uint64_t)a->piece * mi->piece_length, a->data, a->len);
     else
         x->vfail++;
+    if (x->verify_delay) { /* like a hasher thread that lags behind the network */
+        ev_push(n, (hn_ev){.t = n->now + x->verify_delay,
+                           .type = EV_VERIFIED,
+                           .node = x,
+                           .conn = a->piece,
+                           .reason = rc});
+        return;
+    }
     sh_swarm_verified(x->sw, a->piece, rc == 0, n->now);
 }
 
@@ -663,6 +673,10 @@ static void dispatch(hn_net *n, hn_ev *e)
         break;
     case EV_CLOSED:
         ev_closed(n, e);
+        break;
+    case EV_VERIFIED:
+        sh_swarm_verified(e->node->sw, (uint32_t)e->conn, e->reason == 0, n->now);
+        drain(n, e->node);
         break;
     }
     free(e->data);

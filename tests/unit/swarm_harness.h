@@ -49,6 +49,7 @@ typedef struct hn_node_opts {
     bool seed;           /* starts with every piece */
     bool corrupt;        /* serves every block with its bytes inverted */
     uint64_t up_bps;     /* uplink bytes/s; 0: the network default */
+    sh_time verify_delay; /* hashing latency: the verify result arrives this much later */
     sh_swarm_config cfg; /* tunables; mi, have, peer_id, rng_seed are set by the harness */
 } hn_node_opts;
 

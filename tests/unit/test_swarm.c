@@ -80,6 +80,32 @@ static void test_hybrid_multi(void **st)
     seed_and_leecher(SH_META_HYBRID, three_files, 3);
 }
 
+/*
+ * Hashing slower than the network: every piece in progress can be waiting
+ * for its verify result at once, with max_partial reached. A verified piece
+ * must free its slot AND restart requesting; otherwise the link sits idle
+ * until some timer happens to refill it.
+ */
+static void test_slow_hashing_keeps_pipeline_full(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 11);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.verify_delay = SH_MS(20),
+                                                .cfg = {.max_partial = 2}});
+    hn_knows(n, l, s);
+    sh_time t0 = hn_now(n);
+    /* 1 MiB at 4 MiB/s with 34 pieces × 20 ms of hashing, two at a time:
+     * about 0.6 s. A stalled pipeline waits for a 20–30 s timer instead. */
+    assert_true(hn_run(n, hn_all_complete, NULL, t0 + SH_SEC(60)));
+    assert_true(hn_content_ok(l));
+    assert_true(hn_complete_at(l) - t0 < SH_SEC(2));
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
 /* ---- many peers ---- */
 
 static void test_six_leechers_trade(void **st)
@@ -1283,6 +1309,7 @@ int main(void)
         cmocka_unit_test(test_v1_multi),
         cmocka_unit_test(test_v2_multi),
         cmocka_unit_test(test_hybrid_multi),
+        cmocka_unit_test(test_slow_hashing_keeps_pipeline_full),
         cmocka_unit_test(test_six_leechers_trade),
         cmocka_unit_test(test_leecher_relays),
         cmocka_unit_test(test_deterministic),
