@@ -52,7 +52,7 @@ typedef struct sh_tpeer {
 
 /* What a tracker answers (server encodes it, client decodes it). */
 typedef struct sh_announce_reply {
-    uint32_t interval;         /* seconds */
+    uint32_t interval;         /* seconds; client decode: 0 = absent */
     uint32_t min_interval;     /* seconds; 0 = absent */
     uint32_t complete;         /* seeders */
     uint32_t incomplete;       /* leechers */
@@ -82,6 +82,7 @@ int sh_http_scrape_parse(const char *query, size_t len, uint8_t (*hashes)[20], u
 /* Encodes an announce answer: compact (peers/peers6 strings) or dictionaries. */
 void sh_http_announce_encode(sh_bbuf *b, const sh_announce_reply *r, bool compact,
                              bool no_peer_id);
+/* retry_in: BEP 31 "retry in", in minutes; 0 leaves it out. */
 void sh_http_failure_encode(sh_bbuf *b, const char *reason, uint32_t retry_in);
 void sh_http_scrape_encode(sh_bbuf *b, const sh_scrape_entry *e, uint32_t n);
 
@@ -89,10 +90,13 @@ void sh_http_scrape_encode(sh_bbuf *b, const sh_scrape_entry *e, uint32_t n);
 
 /* base + "?info_hash=...&peer_id=...&port=...&uploaded=...&downloaded=...&left=...
  * &event=...&compact=1&numwant=...&key=..." (malloc'd; '&' if base has '?').
- * NULL on OOM. Never sends ip/ipv4/ipv6 (INTEROP.md §4.8). */
+ * NULL on OOM. Never sends ip/ipv4/ipv6 (INTEROP.md §4.8). event is left out
+ * for SH_TEV_NONE; compact=1 is always sent (r->compact is not read). */
 char *sh_http_announce_url(const char *base, const sh_announce_req *r);
 /* Decodes a tracker's answer body: compact and dictionary peers, peers6,
- * failure reason, warning message, intervals. Bounded (peers capped). */
+ * failure reason, warning message, intervals. Bounded (peers capped).
+ * A "failure reason" answer returns SH_ETRACKER with *out filled (failure
+ * set, no peers), like sh_tstore_announce's refusals. */
 int sh_http_announce_decode(const uint8_t *body, size_t len, sh_announce_reply *out,
                             sh_errinfo *ei);
 
@@ -114,7 +118,9 @@ typedef struct sh_udp_msg {
  * the IP for req.addr. Malformed → SH_EPROTO (drop silently or send error). */
 int sh_udp_request_decode(const uint8_t *pkt, size_t len, const sh_addr *remote, sh_udp_msg *out,
                           uint8_t (*hash_buf)[20], uint32_t hash_max);
-/* Server: encode answers into out (returns bytes written; out >= 16 + 18*numpeers). */
+/* Server: encode answers into out (returns bytes written, 0 if cap is too
+ * small). An announce answer is 20 bytes + 6 or 18 per peer of family;
+ * peers that do not fit in cap are left out. */
 size_t sh_udp_connect_reply(uint8_t *out, uint32_t txid, uint64_t conn_id);
 size_t sh_udp_announce_reply(uint8_t *out, size_t cap, uint32_t txid, const sh_announce_reply *r,
                              int family);
@@ -128,7 +134,8 @@ size_t sh_udp_announce_request(uint8_t out[98], uint64_t conn_id, uint32_t txid,
                                const sh_announce_req *r);
 /* Decodes a tracker's UDP answer to txid. For a connect answer *conn_id is
  * set; for an announce answer *out is filled (peers malloc'd) with the
- * peer family of the packet; an error answer fills out->failure. */
+ * peer family of the packet; an error answer fills out->failure and
+ * returns SH_ETRACKER (with *action = SH_UDP_ERROR). */
 int sh_udp_reply_decode(const uint8_t *pkt, size_t len, uint32_t txid, int family,
                         uint32_t *action, uint64_t *conn_id, sh_announce_reply *out);
 

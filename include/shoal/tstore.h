@@ -51,8 +51,9 @@ int sh_tstore_allow(sh_tstore *t, const uint8_t info_hash[20]);
 int sh_tstore_announce(sh_tstore *t, const sh_announce_req *req, sh_time now,
                        sh_announce_reply *reply, sh_tpeer *peers_buf, uint32_t max);
 
-/* Counts for one swarm (zeros if unknown). */
-void sh_tstore_scrape(const sh_tstore *t, const uint8_t info_hash[20], sh_scrape_entry *out);
+/* Counts for one swarm (zeros if unknown). Not const: it counts the scrape
+ * in sh_tstore_stats.scrapes. */
+void sh_tstore_scrape(sh_tstore *t, const uint8_t info_hash[20], sh_scrape_entry *out);
 
 /* Drops expired peers and empty swarms; bounded work per call (call often). */
 void sh_tstore_expire(sh_tstore *t, sh_time now);

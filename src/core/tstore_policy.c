@@ -1,0 +1,166 @@
+/*
+ * tstore_policy.c — whom the tracker hands to an asker. docs/tracker.md
+ * explains the reasons and the knobs; this is the rule itself.
+ *
+ * Classes (tstore_int.h keeps each swarm's peers in three regions):
+ *   seeds    left == 0
+ *   holders  0 < left < the largest left the swarm has seen: they made
+ *            progress, so they have pieces to trade
+ *   empty    left == that largest left: newcomers with nothing yet
+ * A peer's class is set when it announces, so when the largest left grows
+ * (a bigger newcomer), others are reclassified at their next announce.
+ *
+ * The answer, filled in this order until numwant peers are chosen:
+ *   (a) seeds — skipped when the asker is a seed. While at least one other
+ *       peer holds data, each seed is handed out at most origin_handouts
+ *       times per interval window (now / interval), counted per seed: the
+ *       origin's upload then seeds a few peers, and the rest of the fleet
+ *       pulls from those holders instead of all dialing the origin. When
+ *       nobody else holds data, seeds are always handed out: someone must
+ *       start the swarm.
+ *   (b) holders, a uniform sample;
+ *   (c) empty peers, a uniform sample.
+ * The asker never receives itself (its own entry, or another entry with its
+ * peer id); an IPv4 asker receives only IPv4 peers unless it asked for
+ * peers6; peers that missed two intervals but have not been swept yet are
+ * skipped.
+ *
+ * Sampling is a partial Fisher–Yates shuffle over a region's index range:
+ * the swaps are kept in a small scratch map instead of being applied to the
+ * array, so a draw is O(1) and the array is not reordered. Each class gets
+ * at most 4 × (still wanted) + 32 draws, which bounds the cost of an
+ * announce by O(numwant) even when many candidates are refused (seeds over
+ * their quota, peers of the other family). Each swarm also counts its seeds
+ * at quota in the current window, so once all are, the seed class is
+ * skipped without drawing. All randomness comes from the
+ * store's generator, seeded from the config: one seed, one sequence of
+ * answers.
+ */
+#include "tstore_int.h"
+
+#include <string.h>
+
+#define FY_MASK (TS_FY_SLOTS - 1)
+
+bool sh_ts_stale(const sh_tstore *t, const ts_peer *p, uint32_t now_s)
+{
+    /* signed difference: a clock that steps back a little does not expire everyone */
+    int64_t d = (int32_t)(now_s - p->seen);
+    return d > 2 * (int64_t)t->cfg.interval;
+}
+
+/* ---- sparse Fisher–Yates: a virtual permutation of [0, m) ---- */
+
+static void fy_reset(sh_tstore *t)
+{
+    if (++t->fy_gen == 0) { /* generation wrapped: stale stamps could look current */
+        memset(t->fy, 0, TS_FY_SLOTS * sizeof *t->fy);
+        t->fy_gen = 1;
+    }
+}
+
+static ts_fy_slot *fy_lookup(sh_tstore *t, uint32_t key)
+{
+    uint32_t i = (key * 2654435761u) >> 21 & FY_MASK;
+    while (t->fy[i].gen == t->fy_gen && t->fy[i].key != key)
+        i = (i + 1) & FY_MASK;
+    return &t->fy[i];
+}
+
+static uint32_t fy_get(sh_tstore *t, uint32_t key)
+{
+    ts_fy_slot *s = fy_lookup(t, key);
+    return s->gen == t->fy_gen ? s->val : key;
+}
+
+static void fy_set(sh_tstore *t, uint32_t key, uint32_t val)
+{
+    ts_fy_slot *s = fy_lookup(t, key);
+    s->gen = t->fy_gen;
+    s->key = key;
+    s->val = val;
+}
+
+/* Step j of the shuffle of [0, m): the j-th element of a uniform permutation. */
+static uint32_t fy_draw(sh_tstore *t, uint32_t j, uint32_t m)
+{
+    uint32_t r = j + (uint32_t)sh_rng_below(&t->rng, m - j);
+    uint32_t vr = fy_get(t, r), vj = fy_get(t, j);
+    fy_set(t, r, vj);
+    return vr;
+}
+
+/* ---- eligibility ---- */
+
+static bool is_asker(const ts_asker *a, const ts_peer *p, uint32_t pos)
+{
+    return pos == a->pos || memcmp(p->peer_id, a->peer_id, 20) == 0;
+}
+
+static uint32_t handouts_now(const ts_peer *p, uint32_t window)
+{
+    return p->hwin == window ? p->handouts : 0;
+}
+
+static bool eligible(const sh_tstore *t, const ts_asker *a, const ts_peer *p, uint32_t pos,
+                     bool quota)
+{
+    if (is_asker(a, p, pos) || sh_ts_stale(t, p, a->now_s)) return false;
+    if (p->family != a->family && !a->want_v6) return false;
+    return !quota || handouts_now(p, a->window) < t->cfg.origin_handouts;
+}
+
+/* Copies peer p into out; a seed's handout is counted in the current window. */
+static void take(const sh_tstore *t, ts_swarm *s, ts_peer *p, bool seed, uint32_t window,
+                 sh_tpeer *out)
+{
+    memset(out, 0, sizeof *out);
+    out->addr.family = p->family;
+    memcpy(out->addr.ip, p->ip, sizeof p->ip);
+    out->addr.port = p->port;
+    memcpy(out->peer_id, p->peer_id, 20);
+    out->has_peer_id = true;
+    if (!seed) return;
+    if (s->qwin != window) { /* first seed handout of this window */
+        s->qwin = window;
+        s->qfull = 0;
+    }
+    if (p->hwin != window) {
+        p->hwin = window;
+        p->handouts = 0;
+    }
+    if (p->handouts < UINT32_MAX) p->handouts++;
+    if (p->handouts == t->cfg.origin_handouts) s->qfull++;
+}
+
+/* Draws up to need eligible peers of class cls into out; returns how many. */
+static uint32_t sample(sh_tstore *t, ts_swarm *s, int cls, const ts_asker *a, bool quota,
+                       uint32_t need, sh_tpeer *out)
+{
+    uint32_t lo = sh_ts_region_start(s, cls), m = s->cnt[cls];
+    uint32_t budget = need * 4 + 32, got = 0;
+    if (budget > m) budget = m;
+    if (quota && s->qwin == a->window && s->qfull >= m) return 0; /* every seed at quota */
+    fy_reset(t);
+    for (uint32_t j = 0; j < budget && got < need; j++) {
+        uint32_t pos = lo + fy_draw(t, j, m);
+        ts_peer *p = &s->peers[pos];
+        if (!eligible(t, a, p, pos, quota)) continue;
+        take(t, s, p, cls == CLS_SEED, a->window, &out[got++]);
+    }
+    return got;
+}
+
+uint32_t sh_ts_select(sh_tstore *t, ts_swarm *s, const ts_asker *a, uint32_t want, sh_tpeer *out)
+{
+    if (want > SH_NUMWANT_MAX) want = SH_NUMWANT_MAX; /* keeps the scratch map's bound */
+    int own = a->pos < s->n ? sh_ts_class_of(s, a->pos) : -1;
+    uint32_t n = 0;
+    if (own != CLS_SEED) {
+        uint32_t other_holders = s->cnt[CLS_HOLDER] - (own == CLS_HOLDER);
+        n += sample(t, s, CLS_SEED, a, other_holders > 0, want, out);
+    }
+    n += sample(t, s, CLS_HOLDER, a, false, want - n, out + n);
+    n += sample(t, s, CLS_EMPTY, a, false, want - n, out + n);
+    return n;
+}
