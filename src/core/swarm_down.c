@@ -1,0 +1,226 @@
+/*
+ * swarm_down.c — what we ask each peer for, and what happens when blocks
+ * arrive.
+ *
+ * Depth: a peer gets `depth` requests outstanding. It starts at
+ * SW_DEPTH_MIN and grows by one per block received (slow start) until the
+ * rate estimate is warm; then depth = rate × SW_QUEUE_SECONDS / request
+ * length, clamped to [SW_DEPTH_MIN, min(peer's reqq or 250, 1000)]. A peer
+ * that holds requests and delivers nothing for SW_SNUB_TIMEOUT is snubbed:
+ * its requests are cancelled and handed to others, and it gets one request
+ * at a time until it delivers again.
+ *
+ * Every piece message must answer a request we sent, or one we gave up on
+ * recently (then it is used if still needed); anything else closes the
+ * connection. In endgame a block that arrives is cancelled at every other
+ * peer that has it outstanding.
+ */
+#include "swarm_int.h"
+
+#include <string.h>
+
+static uint32_t depth_cap(const sh_peer *p)
+{
+    uint32_t cap = p->ext_hs.reqq ? p->ext_hs.reqq : SW_DEPTH_CAP_DEFAULT;
+    return cap > SW_DEPTH_MAX ? SW_DEPTH_MAX : cap;
+}
+
+static uint32_t peer_depth(sh_peer *p, sh_time now)
+{
+    if (p->snubbed) return 1;
+    uint32_t cap = depth_cap(p);
+    if (p->slow_start && sh_rate_warm(&p->down_rate, now)) p->slow_start = false;
+    if (!p->slow_start) {
+        double req_len = (double)p->max_run * SH_PICKER_BLOCK;
+        double want = sh_rate_get(&p->down_rate, now) * SW_QUEUE_SECONDS / req_len;
+        p->depth = want >= (double)SW_DEPTH_MAX ? SW_DEPTH_MAX : (uint32_t)want;
+        if (p->depth < SW_DEPTH_MIN) p->depth = SW_DEPTH_MIN;
+    }
+    return p->depth < cap ? p->depth : cap;
+}
+
+static void unpick(sh_swarm *s, const sh_pick *k)
+{
+    for (uint32_t i = 0; i < k->count; i++) sh_picker_unrequest(s->picker, k->piece, k->block + i);
+}
+
+/* An endgame duplicate may name a block this very peer already has outstanding. */
+static bool already_asked(const sh_peer *p, const sh_pick *k)
+{
+    for (uint32_t i = 0; k->dup && i < k->count; i++)
+        if (sh_peer_req_covering(p, k->piece, k->block + i) >= 0) return true;
+    return false;
+}
+
+/* Returns true if a request went out. */
+static bool send_request(sh_swarm *s, sh_peer *p, const sh_pick *k, sh_time now)
+{
+    sh_req r = {.piece = k->piece, .block = k->block, .count = k->count, .at = now};
+    for (uint32_t i = 0; i < k->count; i++) r.len += sh_picker_block_len(s->picker, k->piece, k->block + i);
+    if (already_asked(p, k) || sh_peer_req_add(p, &r) < 0) {
+        unpick(s, k);
+        return false;
+    }
+    if (p->nreqs == 1) {
+        p->req_clock = now;
+        sw_arm(s, now + SW_SNUB_TIMEOUT);
+    }
+    sw_send_req(s, p, SH_MSG_REQUEST, r.piece, r.block * SH_PICKER_BLOCK, r.len, now);
+    return true;
+}
+
+void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now)
+{
+    if (p->dead || p->state != SH_PEER_ACTIVE || !p->am_interested) return;
+    const sh_bitfield *allowed = NULL;
+    if (p->peer_choking) {
+        if (!p->fast || p->allowed.count == 0) return;
+        allowed = &p->allowed;
+    }
+    uint32_t depth = peer_depth(p, now);
+    sh_pick picks[64];
+    while (p->nreqs < depth && !p->dead) {
+        uint32_t want = depth - p->nreqs;
+        size_t max_out = want < 64 ? want : 64;
+        size_t n = sh_picker_pick(s->picker, p->seed ? NULL : &p->have, allowed,
+                                  (uint32_t)max_out * p->max_run, p->max_run, picks, max_out);
+        size_t sent = 0;
+        for (size_t i = 0; i < n; i++) sent += send_request(s, p, &picks[i], now);
+        if (sent == 0) break; /* only duplicates of our own requests: nothing more here */
+    }
+}
+
+static void unrequest(sh_swarm *s, const sh_req *r)
+{
+    for (uint32_t i = 0; i < r->count; i++) sh_picker_unrequest(s->picker, r->piece, r->block + i);
+}
+
+/* Gives up request i of p (its blocks go back to the picker). */
+static void drop_request(sh_swarm *s, sh_peer *p, uint32_t i, bool send_cancel, sh_time now)
+{
+    sh_req r = p->reqs[i];
+    sh_peer_req_remove(p, i);
+    if (send_cancel)
+        sw_send_req(s, p, SH_MSG_CANCEL, r.piece, r.block * SH_PICKER_BLOCK, r.len, now);
+    unrequest(s, &r);
+    sh_peer_late_add(p, &r, now);
+    s->refill = true;
+}
+
+void sw_give_up_requests(sh_swarm *s, sh_peer *p, bool send_cancel, sh_time now)
+{
+    while (p->nreqs) drop_request(s, p, 0, send_cancel, now);
+}
+
+void sw_on_choked(sh_swarm *s, sh_peer *p, sh_time now)
+{
+    /* With fast the peer rejects what it will not serve; without, a choke
+     * voids every request (INTEROP.md §4.4) and we ask again after unchoke. */
+    if (!p->fast) sw_give_up_requests(s, p, false, now);
+}
+
+void sw_on_reject(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
+{
+    long i = sh_peer_req_find(p, m->piece, m->offset, m->length);
+    if (i >= 0) {
+        sh_req r = p->reqs[i];
+        sh_peer_req_remove(p, (uint32_t)i);
+        unrequest(s, &r);
+        s->refill = true;
+        return;
+    }
+    /* the answer to a cancel, or to a request we gave up on: nothing to do */
+    sh_peer_late_take(p, m->piece, m->offset, m->length, now, NULL);
+}
+
+/* Endgame: p delivered this block; nobody else needs to send it. */
+static void cancel_elsewhere(sh_swarm *s, const sh_peer *p, uint32_t piece, uint32_t block,
+                             sh_time now)
+{
+    for (size_t i = 0; i < s->npeers; i++) {
+        sh_peer *q = s->peers[i];
+        if (q == p || q->dead || q->state != SH_PEER_ACTIVE) continue;
+        long j = sh_peer_req_covering(q, piece, block);
+        if (j >= 0) drop_request(s, q, (uint32_t)j, true, now);
+    }
+}
+
+static void take_block(sh_swarm *s, sh_peer *p, uint32_t piece, uint32_t block, const uint8_t *data,
+                       uint32_t len, bool scan, sh_time now)
+{
+    bool existed = sh_asm_find(&s->pieces, piece) != NULL;
+    sh_asm_piece *ap = sh_asm_get(&s->pieces, piece, sh_metainfo_piece_size(s->mi, piece));
+    if (!ap || ap->verifying) {
+        s->wasted += len;
+        if (!ap) sh_picker_unrequest(s->picker, piece, block); /* out of memory: ask again */
+        return;
+    }
+    int r = sh_picker_received(s->picker, piece, block);
+    if (r < 0) { /* an endgame duplicate, or no longer needed */
+        s->wasted += len;
+        if (!existed) sh_asm_drop(&s->pieces, piece);
+        return;
+    }
+    sh_asm_write(ap, block * SH_PICKER_BLOCK, data, len, &p->addr);
+    s->payload_down += len;
+    if (scan) cancel_elsewhere(s, p, piece, block, now);
+    if (r == 1) sw_piece_done(s, ap, now);
+}
+
+/* Finds the request this piece answers. 1: live, 0: given up but recent,
+ * -1: stale (drop), SH_EPROTO: never requested. */
+static int match_request(sh_peer *p, const sh_msg *m, sh_time now, sh_req *out)
+{
+    long i = sh_peer_req_find(p, m->piece, m->offset, m->length);
+    if (i >= 0) {
+        *out = p->reqs[i];
+        sh_peer_req_remove(p, (uint32_t)i);
+        return 1;
+    }
+    int late = sh_peer_late_take(p, m->piece, m->offset, m->length, now, out);
+    if (late == 1) return 0;
+    return late == 0 ? -1 : SH_EPROTO;
+}
+
+int sw_on_piece(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
+{
+    sh_req r;
+    int k = match_request(p, m, now, &r);
+    if (k == SH_EPROTO) {
+        sw_close(s, p, SH_EPROTO, true, now, "piece for a block we never requested");
+        return SH_EPROTO;
+    }
+    p->down += m->data.len;
+    sh_rate_add(&p->down_rate, m->data.len, now);
+    p->req_clock = now;
+    p->snubbed = false;
+    if (p->slow_start && p->depth < SW_DEPTH_MAX) p->depth++;
+    if (k < 0) {
+        s->wasted += m->data.len;
+        return 0;
+    }
+    bool scan = k == 0 || sh_picker_endgame(s->picker);
+    for (uint32_t i = 0; i < r.count; i++) {
+        uint32_t b = r.block + i;
+        uint32_t blen = sh_picker_block_len(s->picker, r.piece, b);
+        take_block(s, p, r.piece, b, m->data.ptr + (size_t)i * SH_PICKER_BLOCK, blen, scan, now);
+    }
+    return 0;
+}
+
+void sw_check_requests(sh_swarm *s, sh_peer *p, sh_time now)
+{
+    if (p->nreqs == 0) return;
+    if (now - p->req_clock >= SW_SNUB_TIMEOUT) {
+        char a[SH_ADDR_STRLEN];
+        sw_info(s, "conn %llu (%s): snubbed: no block for %u s with %u requests outstanding",
+                (unsigned long long)p->id, sh_addr_format(&p->addr, a, sizeof a),
+                (unsigned)(SW_SNUB_TIMEOUT / SH_SEC(1)), p->nreqs);
+        p->snubbed = true;
+        p->slow_start = false;
+        sw_give_up_requests(s, p, true, now);
+        return;
+    }
+    /* one request skipped while the others flow: give up on it alone */
+    if (now - p->reqs[0].at >= SW_REQ_TIMEOUT) drop_request(s, p, 0, true, now);
+}
