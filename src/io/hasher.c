@@ -91,7 +91,8 @@ static sh_hasher *reg_find(uint64_t id)
 {
     pthread_mutex_lock(&reg_mu);
     sh_hasher *h = reg_head;
-    while (h && h->id != id) h = h->reg_next;
+    while (h && h->id != id)
+        h = h->reg_next;
     pthread_mutex_unlock(&reg_mu);
     return h;
 }
@@ -119,7 +120,8 @@ static job *q_pop(jobq *q)
 static void q_free(jobq *q)
 {
     job *j;
-    while ((j = q_pop(q))) free(j);
+    while ((j = q_pop(q)))
+        free(j);
 }
 
 /* Runs on the loop thread: hands results to the callback one at a time. */
@@ -177,7 +179,8 @@ static void *worker(void *arg)
     uint8_t *buf = NULL;
     for (;;) {
         pthread_mutex_lock(&h->mu);
-        while (!h->stop && !h->todo.head) pthread_cond_wait(&h->cv, &h->mu);
+        while (!h->stop && !h->todo.head)
+            pthread_cond_wait(&h->cv, &h->mu);
         job *j = h->stop ? NULL : q_pop(&h->todo);
         pthread_mutex_unlock(&h->mu);
         if (!j) break;
@@ -206,7 +209,8 @@ static void stop_and_join(sh_hasher *h)
     h->stop = true;
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
-    for (unsigned i = 0; i < h->nthreads; i++) pthread_join(h->threads[i], NULL);
+    for (unsigned i = 0; i < h->nthreads; i++)
+        pthread_join(h->threads[i], NULL);
     h->nthreads = 0;
 }
 
@@ -271,8 +275,7 @@ static int submit(sh_hasher *h, uint32_t piece, const uint8_t *data, uint32_t le
 int sh_hasher_submit_write(sh_hasher *h, uint32_t piece, const uint8_t *data, uint32_t len)
 {
     if (!h || !data) return SH_EINVAL;
-    if (piece >= h->mi->num_pieces || len != sh_metainfo_piece_size(h->mi, piece))
-        return SH_ERANGE;
+    if (piece >= h->mi->num_pieces || len != sh_metainfo_piece_size(h->mi, piece)) return SH_ERANGE;
     return submit(h, piece, data, len);
 }
 

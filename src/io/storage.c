@@ -28,8 +28,7 @@ static char *join(const char *a, const char *b, const char *c)
 
 static int fail_errno(sh_errinfo *ei, int code, const char *what, const char *why, int e)
 {
-    if (e != 0)
-        return sh_errinfo_set(ei, code, 0, "%s %s (%s)", what, why, strerror(e));
+    if (e != 0) return sh_errinfo_set(ei, code, 0, "%s %s (%s)", what, why, strerror(e));
     return sh_errinfo_set(ei, code, 0, "%s %s", what, why);
 }
 
@@ -248,7 +247,7 @@ static int sync_tree(sh_storage *st, sh_errinfo *ei)
             if (rc != 0) return fail_errno(ei, SH_EIO, label, "cannot be flushed", e);
         }
         if (st->rootfd < 0) continue;
-        /* Each distinct parent directory (and its ancestors) once: sorted paths keep them adjacent. */
+        /* Each distinct parent directory (with its ancestors) once; sorting keeps them adjacent. */
         const char *slash = strrchr(fl->path, '/');
         size_t dlen = slash ? (size_t)(slash - fl->path) : 0;
         if (prev && dlen == prev_len && memcmp(prev, fl->path, dlen) == 0) continue;
@@ -286,8 +285,8 @@ static int rename_noreplace(sh_storage *st)
 int sh_storage_finalize(sh_storage *st, sh_errinfo *ei)
 {
     if (!st) return sh_errinfo_set(ei, SH_EINVAL, 0, "storage: bad arguments");
-    if (st->seeding) return sh_errinfo_set(ei, SH_EINVAL, 0, "%s: seeding data is not finalized",
-                                           st->path);
+    if (st->seeding)
+        return sh_errinfo_set(ei, SH_EINVAL, 0, "%s: seeding data is not finalized", st->path);
     if (st->is_final) return 0;
     int rc = sync_tree(st, ei);
     if (rc != 0) return rc;

@@ -20,10 +20,10 @@
 #define SH_ST_LRU_SLOTS 64u   /* open descriptors in lazy mode */
 
 typedef struct sh_st_slot {
-    int fd;         /* -1: free */
-    uint32_t file;  /* index into mi->files */
-    uint32_t pins;  /* users right now; never evicted while > 0 */
-    uint64_t used;  /* LRU tick */
+    int fd;        /* -1: free */
+    uint32_t file; /* index into mi->files */
+    uint32_t pins; /* users right now; never evicted while > 0 */
+    uint64_t used; /* LRU tick */
 } sh_st_slot;
 
 struct sh_storage {
@@ -31,15 +31,15 @@ struct sh_storage {
     bool seeding;
     bool writable;
     bool is_final;
-    int outfd;        /* download: the output directory (rename, fsync); else -1 */
-    int rootfd;       /* multi-file: the top directory of the data; else -1 */
-    uint32_t single;  /* single-file: index of the data file in mi->files */
-    char *path;       /* where the data is now */
+    int outfd;       /* download: the output directory (rename, fsync); else -1 */
+    int rootfd;      /* multi-file: the top directory of the data; else -1 */
+    uint32_t single; /* single-file: index of the data file in mi->files */
+    char *path;      /* where the data is now */
     char *final_path;
-    char *part_name;  /* component names inside outfd */
+    char *part_name; /* component names inside outfd */
     char *final_name;
-    int *fds;         /* direct mode: per file, -1 for pads and empty files */
-    bool lazy;        /* LRU mode */
+    int *fds;  /* direct mode: per file, -1 for pads and empty files */
+    bool lazy; /* LRU mode */
     pthread_mutex_t mu;
     sh_st_slot slots[SH_ST_LRU_SLOTS];
     int32_t *slot_of; /* lazy mode: per file, its slot or -1 */
@@ -49,7 +49,7 @@ struct sh_storage {
 /* A borrowed descriptor: give it back with sh_st_put. */
 typedef struct sh_st_ref {
     int fd;
-    int slot;  /* >= 0: pinned cache slot; -1: table fd; -2: temporary, closed on put */
+    int slot; /* >= 0: pinned cache slot; -1: table fd; -2: temporary, closed on put */
 } sh_st_ref;
 
 /*

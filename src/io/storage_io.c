@@ -22,7 +22,7 @@ static const uint8_t zeros[16384];
 
 typedef struct extent {
     uint32_t file;
-    uint64_t off;  /* within the file */
+    uint64_t off; /* within the file */
     uint64_t len;
     bool pad;
 } extent;
@@ -30,7 +30,7 @@ typedef struct extent {
 typedef struct cursor {
     const sh_metainfo *mi;
     uint32_t file;
-    uint64_t pos;  /* piece-space position */
+    uint64_t pos; /* piece-space position */
     uint64_t left;
 } cursor;
 
@@ -155,7 +155,7 @@ static ssize_t send_zeros(int sock, uint64_t len)
     return (ssize_t)done;
 }
 
-/* sendfile of one extent. The caller's process must ignore SIGPIPE (sendfile has no MSG_NOSIGNAL). */
+/* sendfile of one extent. The process must ignore SIGPIPE: sendfile has no MSG_NOSIGNAL. */
 static ssize_t send_file(int sock, int fd, uint64_t off, uint64_t len)
 {
     uint64_t done = 0;
@@ -173,8 +173,7 @@ static ssize_t send_file(int sock, int fd, uint64_t off, uint64_t len)
     return (ssize_t)done;
 }
 
-ssize_t sh_storage_sendfile(sh_storage *st, int sock, uint32_t piece, uint32_t offset,
-                            uint32_t len)
+ssize_t sh_storage_sendfile(sh_storage *st, int sock, uint32_t piece, uint32_t offset, uint32_t len)
 {
     cursor c;
     extent e;

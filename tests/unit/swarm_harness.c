@@ -178,7 +178,6 @@ struct hn_net {
     hn_ev *heap;
     size_t nheap, capheap;
     uint64_t trace;
-    uint32_t spins;
     sh_logger log;
 };
 
@@ -591,11 +590,8 @@ static void ev_timer(hn_net *n, hn_ev *e)
     x->timer_at = SH_TIME_NEVER;
     if (n->now >= sh_swarm_next_deadline(x->sw)) {
         sh_swarm_on_timer(x->sw, n->now);
-        if (sh_swarm_next_deadline(x->sw) <= n->now) { /* would spin: note it, back off */
-            n->spins++;
-            x->timer_at = n->now + SH_MS(1);
-            ev_push(n, (hn_ev){.t = x->timer_at, .type = EV_TIMER, .node = x});
-        }
+        if (sh_swarm_next_deadline(x->sw) <= n->now) /* a real driver would busy-loop */
+            fail_msg("node %u: deadline still due right after on_timer", x->idx);
     }
     drain(n, x);
 }
@@ -661,11 +657,6 @@ uint32_t hn_verify_failures(const hn_node *x)
 uint32_t hn_closes(const hn_node *x, int reason)
 {
     return reason < 0 && reason > -32 ? x->closes[-reason] : 0;
-}
-
-uint32_t hn_spins(const hn_net *n)
-{
-    return n->spins;
 }
 
 uint64_t hn_trace_digest(const hn_net *n)

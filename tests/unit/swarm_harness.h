@@ -8,7 +8,9 @@
  * latency, writes in chunks of random size (so sh_swarm_sent sees partial
  * writes), serves SH_SEG_BLOCK from the writer's memory, verifies pieces
  * with sh_piece_verify and stores them, and jumps from event to event
- * (deliveries, writes, each swarm's next deadline). Everything, including
+ * (deliveries, writes, each swarm's next deadline); a swarm whose deadline
+ * is still due right after on_timer fails the test, as it would make a real
+ * driver spin. Everything, including
  * chunk sizes, comes from the network seed: a run is reproducible and its
  * action trace has a digest.
  *
@@ -79,8 +81,6 @@ bool hn_content_ok(const hn_node *x);     /* memory equals the torrent's piece s
 uint32_t hn_verify_failures(const hn_node *x);
 /* SH_ACT_CLOSE actions x queued with this reason. */
 uint32_t hn_closes(const hn_node *x, int reason);
-/* Times on_timer was due again right after it ran (a swarm that never sleeps). */
-uint32_t hn_spins(const hn_net *n);
 uint64_t hn_trace_digest(const hn_net *n);
 
 /* What node x received from node y, decoded (summed over their connections). */
