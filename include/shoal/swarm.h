@@ -55,22 +55,28 @@ typedef struct sh_swarm_config {
     uint32_t max_half_open;     /* outgoing connects in flight; 0 → 8 */
     uint32_t upload_slots;      /* peers unchoked at once; 0 → 16 */
     uint32_t max_block;         /* largest request we accept and advertise (shoal_block);
-                                   0 → 16 KiB; peers that are not shoal always get 16 KiB */
+                                   0 → 16 KiB; peers that are not shoal always get 16 KiB.
+                                   Rounded down to whole 16 KiB blocks, at most 512 KiB */
     uint32_t max_partial;       /* pieces being assembled at once; 0 → max(8, 64 MiB / piece) */
     uint64_t rng_seed;
     sh_logger log;
     bool virtual_payload;       /* simulator: piece messages carry no payload bytes on the
-                                   wire; SH_ACT_VERIFY carries data == NULL */
+                                   wire; SH_ACT_VERIFY carries data == NULL.
+                                   NOT IMPLEMENTED YET: sh_swarm_new returns
+                                   SH_EUNSUPPORTED when it is set */
 } sh_swarm_config;
 
 typedef struct sh_swarm sh_swarm;
 
+/* SH_EINVAL: no metainfo, or `have` of the wrong size; SH_EUNSUPPORTED:
+ * virtual_payload; SH_ENOMEM. */
 int sh_swarm_new(const sh_swarm_config *cfg, sh_time now, sh_swarm **out);
 void sh_swarm_free(sh_swarm *s);
 
 /* ---- events from the driver ---- */
 
-/* A candidate address (deduplicated; the swarm decides when to dial it). */
+/* A candidate address (deduplicated; the swarm decides when to dial it).
+ * Banned addresses and addresses found to be ourselves are ignored. */
 void sh_swarm_add_peer(sh_swarm *s, const sh_addr *a, sh_peer_source src, sh_time now);
 
 /* An incoming TCP connection. Returns its new id, or 0 if refused (full, or a
@@ -82,7 +88,8 @@ void sh_swarm_connected(sh_swarm *s, sh_conn_id c, sh_time now);
 
 /* Bytes arrived on c. Returns 0, or a negative code after which the swarm
  * has already queued SH_ACT_CLOSE for c (the driver need not act on the
- * return value; it is informative). */
+ * return value; it is informative). SH_ECLOSED for an unknown or dead id,
+ * or one still connecting. */
 int sh_swarm_recv(sh_swarm *s, sh_conn_id c, const uint8_t *data, size_t len, sh_time now);
 
 /* The connection is gone: closed by the peer, failed to connect, reset, or
@@ -113,13 +120,25 @@ typedef struct sh_seg {
 } sh_seg;
 
 /* The front of c's pending output, up to max segments, without consuming it.
- * Pointers stay valid until the next call that changes the swarm. */
+ * Pointers stay valid until the next call that changes the swarm. After an
+ * SH_ACT_SEND the driver keeps pulling and writing until this returns 0 or
+ * the socket would block (then again when it is writable); SH_ACT_SEND is
+ * queued again only for output that appears after the driver saw the
+ * queue empty (this returned 0, or sh_swarm_sent consumed everything). */
 size_t sh_swarm_out(sh_swarm *s, sh_conn_id c, sh_seg *segs, size_t max);
 /* n bytes from the front of c's output were written to the socket. */
 void sh_swarm_sent(sh_swarm *s, sh_conn_id c, size_t n, sh_time now);
 
 /* ---- actions for the driver ---- */
 
+/*
+ * Reasons of SH_ACT_CLOSE: SH_EPROTO the peer broke a protocol rule (the
+ * debug log names it); SH_ETIMEOUT handshake (10 s) or silence (120 s);
+ * SH_EEXIST a connection to ourselves, or a second one to the same peer id
+ * (when two peers dial each other at once, both keep the connection opened
+ * by the lower peer id, so exactly one survives); SH_ECLOSED both sides are
+ * seeds; SH_EHASH the address was banned for corrupt data; SH_ENOMEM.
+ */
 typedef enum sh_action_type {
     SH_ACT_CONNECT = 1,   /* open TCP to addr; report sh_swarm_connected or _closed for conn */
     SH_ACT_CLOSE = 2,     /* close conn's socket (reason says why); then call sh_swarm_closed */

@@ -20,7 +20,8 @@ static void piece_free(sh_asm_piece *p)
 
 void sh_asm_free(sh_assembly *a)
 {
-    for (size_t i = 0; i < a->n; i++) piece_free(a->v[i]);
+    for (size_t i = 0; i < a->n; i++)
+        piece_free(a->v[i]);
     free(a->v);
     memset(a, 0, sizeof *a);
 }
@@ -31,8 +32,10 @@ static size_t lower_bound(const sh_assembly *a, uint32_t piece)
     size_t lo = 0, hi = a->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (a->v[mid]->piece < piece) lo = mid + 1;
-        else hi = mid;
+        if (a->v[mid]->piece < piece)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -104,6 +107,7 @@ void sh_asm_drop(sh_assembly *a, uint32_t piece)
 uint64_t sh_asm_bytes(const sh_assembly *a)
 {
     uint64_t t = 0;
-    for (size_t i = 0; i < a->n; i++) t += a->v[i]->len;
+    for (size_t i = 0; i < a->n; i++)
+        t += a->v[i]->len;
     return t;
 }

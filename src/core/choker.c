@@ -61,7 +61,8 @@ static void pick_optimistic(sh_choker *c, sh_choke_peer *p, size_t n, sh_rng *rn
         return;
     }
     size_t eligible = 0;
-    for (size_t i = 0; i < n; i++) eligible += p[i].interested && !p[i].unchoke;
+    for (size_t i = 0; i < n; i++)
+        eligible += p[i].interested && !p[i].unchoke;
     c->optimistic = 0;
     if (eligible == 0) return;
     uint64_t k = sh_rng_below(rng, eligible);
@@ -80,9 +81,11 @@ static void run_full(sh_choker *c, sh_choke_peer *p, size_t n, uint32_t slots, b
                      sh_rng *rng, sh_time now)
 {
     size_t interested = 0;
-    for (size_t i = 0; i < n; i++) interested += p[i].interested;
+    for (size_t i = 0; i < n; i++)
+        interested += p[i].interested;
     if (interested <= slots) {
-        for (size_t i = 0; i < n; i++) p[i].unchoke = p[i].interested;
+        for (size_t i = 0; i < n; i++)
+            p[i].unchoke = p[i].interested;
         c->optimistic = 0;
         return;
     }
@@ -104,8 +107,11 @@ static void run_fill(sh_choke_peer *p, size_t n, uint32_t slots, bool seeding)
 void sh_choker_run(sh_choker *c, sh_choke_peer *peers, size_t n, uint32_t slots, bool seeding,
                    sh_choke_mode mode, sh_rng *rng, sh_time now)
 {
-    for (size_t i = 0; i < n; i++) peers[i].unchoke = false;
+    for (size_t i = 0; i < n; i++)
+        peers[i].unchoke = false;
     if (slots == 0) return;
-    if (mode == SH_CHOKE_FILL) run_fill(peers, n, slots, seeding);
-    else run_full(c, peers, n, slots, seeding, rng, now);
+    if (mode == SH_CHOKE_FILL)
+        run_fill(peers, n, slots, seeding);
+    else
+        run_full(c, peers, n, slots, seeding, rng, now);
 }

@@ -28,12 +28,12 @@
 #define SH_CHOKER_OPTIMISTIC SH_SEC(30)
 
 typedef struct sh_choke_peer {
-    sh_conn_id conn;      /* input order must be ascending conn id */
-    bool interested;      /* the peer wants data from us */
-    bool unchoked;        /* it holds a slot now */
-    double down_rate;     /* bytes/s we receive from it */
-    sh_time last_served;  /* when it last held a slot (now if it holds one); 0: never */
-    bool unchoke;         /* output */
+    sh_conn_id conn;     /* input order must be ascending conn id */
+    bool interested;     /* the peer wants data from us */
+    bool unchoked;       /* it holds a slot now */
+    double down_rate;    /* bytes/s we receive from it */
+    sh_time last_served; /* when it last held a slot (now if it holds one); 0: never */
+    bool unchoke;        /* output */
 } sh_choke_peer;
 
 typedef struct sh_choker {

@@ -15,7 +15,8 @@ void sh_outq_init(sh_outq *q)
 
 void sh_outq_free(sh_outq *q)
 {
-    for (size_t i = 0; i < q->count; i++) sh_bbuf_free(&q->items[q->head + i].bytes);
+    for (size_t i = 0; i < q->count; i++)
+        sh_bbuf_free(&q->items[q->head + i].bytes);
     free(q->items);
     memset(q, 0, sizeof *q);
 }
@@ -119,8 +120,10 @@ static size_t item_len(const sh_outq_item *it)
 static void pop_front(sh_outq *q)
 {
     sh_outq_item *it = &q->items[q->head];
-    if (it->kind == SH_SEG_BYTES) sh_bbuf_free(&it->bytes);
-    else q->blocks--;
+    if (it->kind == SH_SEG_BYTES)
+        sh_bbuf_free(&it->bytes);
+    else
+        q->blocks--;
     q->head++;
     q->count--;
     q->front_off = 0;
@@ -133,7 +136,8 @@ static void compact_front(sh_outq *q)
 {
     if (q->count == 0) return;
     sh_outq_item *it = &q->items[q->head];
-    if (it->kind != SH_SEG_BYTES || q->front_off < 65536 || q->front_off * 2 < it->bytes.len) return;
+    if (it->kind != SH_SEG_BYTES || q->front_off < 65536 || q->front_off * 2 < it->bytes.len)
+        return;
     memmove(it->bytes.data, it->bytes.data + q->front_off, it->bytes.len - q->front_off);
     it->bytes.len -= q->front_off;
     q->front_off = 0;

@@ -16,8 +16,8 @@
 
 typedef struct sh_outq_item {
     sh_seg_kind kind;
-    sh_bbuf bytes;   /* SH_SEG_BYTES */
-    uint32_t piece;  /* SH_SEG_BLOCK */
+    sh_bbuf bytes;  /* SH_SEG_BYTES */
+    uint32_t piece; /* SH_SEG_BLOCK */
     uint32_t offset;
     uint32_t len;
 } sh_outq_item;
@@ -34,7 +34,10 @@ typedef struct sh_outq {
 
 void sh_outq_init(sh_outq *q);
 void sh_outq_free(sh_outq *q);
-static inline bool sh_outq_empty(const sh_outq *q) { return q->count == 0; }
+static inline bool sh_outq_empty(const sh_outq *q)
+{
+    return q->count == 0;
+}
 
 /*
  * The buffer to encode the next protocol message into. Call

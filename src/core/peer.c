@@ -45,7 +45,8 @@ static int grow(void **v, uint32_t *cap, size_t elem, uint32_t need)
 {
     if (need <= *cap) return 0;
     uint32_t ncap = *cap ? *cap * 2 : 8;
-    while (ncap < need) ncap *= 2;
+    while (ncap < need)
+        ncap *= 2;
     void *n = realloc(*v, (size_t)ncap * elem);
     if (!n) return SH_ENOMEM;
     *v = n;
@@ -94,7 +95,8 @@ static void late_drop_front(sh_peer *p, uint32_t n)
 void sh_peer_late_add(sh_peer *p, const sh_req *r, sh_time now)
 {
     uint32_t stale = 0;
-    while (stale < p->nlate && now - p->late[stale].at >= SH_PEER_LATE_TTL) stale++;
+    while (stale < p->nlate && now - p->late[stale].at >= SH_PEER_LATE_TTL)
+        stale++;
     if (stale) late_drop_front(p, stale);
     if (p->nlate == SH_PEER_LATE_MAX) late_drop_front(p, 1);
     if (grow((void **)&p->late, &p->caplate, sizeof *p->late, p->nlate + 1) < 0) return;
@@ -104,7 +106,7 @@ void sh_peer_late_add(sh_peer *p, const sh_req *r, sh_time now)
 }
 
 int sh_peer_late_take(sh_peer *p, uint32_t piece, uint32_t offset, uint32_t len, sh_time now,
-                       sh_req *out)
+                      sh_req *out)
 {
     for (uint32_t i = p->nlate; i-- > 0;) {
         const sh_req *r = &p->late[i];

@@ -64,9 +64,9 @@ typedef struct sh_peer {
 
     /* what it has */
     sh_bitfield have;
-    bool seed;       /* has every piece; counted as a seed by the picker, not by bits */
-    bool got_bits;   /* bitfield / have_all / have_none seen */
-    bool other_msgs; /* a message that must follow the bitfield was seen */
+    bool seed;           /* has every piece; counted as a seed by the picker, not by bits */
+    bool got_bits;       /* bitfield / have_all / have_none seen */
+    bool other_msgs;     /* a message that must follow the bitfield was seen */
     sh_bitfield allowed; /* allowed-fast pieces it granted (nbits 0 until the first) */
 
     bool am_choking, am_interested, peer_choking, peer_interested;
@@ -108,7 +108,7 @@ void sh_peer_late_add(sh_peer *p, const sh_req *r, sh_time now);
 /* Removes a matching entry: 1 if found and recent, 0 if found but older than
  * SH_PEER_LATE_TTL, SH_ENOTFOUND if none matches. */
 int sh_peer_late_take(sh_peer *p, uint32_t piece, uint32_t offset, uint32_t len, sh_time now,
-                       sh_req *out);
+                      sh_req *out);
 
 /* Their requests to us (FIFO). */
 int sh_peer_inq_push(sh_peer *p, const sh_inreq *r);

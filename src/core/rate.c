@@ -22,7 +22,8 @@ static void advance(sh_rate *r, sh_time now)
     fold(r, (double)r->tick_bytes / secs);
     r->tick_bytes = 0;
     uint64_t idle = n - 1;
-    for (uint64_t i = 0; i < idle && i < IDLE_FLUSH; i++) fold(r, 0.0);
+    for (uint64_t i = 0; i < idle && i < IDLE_FLUSH; i++)
+        fold(r, 0.0);
     if (idle >= IDLE_FLUSH) r->rate = 0.0;
     r->tick_start += n * SH_RATE_TICK;
 }

@@ -16,7 +16,7 @@ static uint32_t clamp_block(uint32_t b)
 {
     if (b <= SH_WIRE_BLOCK) return SH_WIRE_BLOCK;
     if (b > SH_WIRE_MAX_MSG / 2) b = SH_WIRE_MAX_MSG / 2; /* a piece message must stay < 1 MiB */
-    return b - b % SH_WIRE_BLOCK;                       /* whole blocks: requests are runs */
+    return b - b % SH_WIRE_BLOCK;                         /* whole blocks: requests are runs */
 }
 
 static void apply_defaults(sh_swarm *s, const sh_swarm_config *cfg)
@@ -26,7 +26,8 @@ static void apply_defaults(sh_swarm *s, const sh_swarm_config *cfg)
     memcpy(s->peer_id, cfg->peer_id, 20);
     s->listen_port = cfg->listen_port;
     const char *name = cfg->client_name ? cfg->client_name : "shoal";
-    strncpy(s->client_name, name, sizeof s->client_name - 1);
+    size_t n = strnlen(name, sizeof s->client_name - 1);
+    memcpy(s->client_name, name, n); /* calloc'd: stays NUL-terminated */
     s->max_conns = cfg->max_conns ? cfg->max_conns : 50;
     s->max_half_open = cfg->max_half_open ? cfg->max_half_open : 8;
     s->upload_slots = cfg->upload_slots ? cfg->upload_slots : 16;
@@ -99,7 +100,8 @@ int sh_swarm_new(const sh_swarm_config *cfg, sh_time now, sh_swarm **out)
 void sh_swarm_free(sh_swarm *s)
 {
     if (!s) return;
-    for (size_t i = 0; i < s->npeers; i++) sh_peer_free(s->peers[i]);
+    for (size_t i = 0; i < s->npeers; i++)
+        sh_peer_free(s->peers[i]);
     free(s->peers);
     free(s->acts);
     sh_asm_free(&s->pieces);
@@ -159,8 +161,10 @@ sh_peer *sw_find(const sh_swarm *s, sh_conn_id c)
     size_t lo = 0, hi = s->npeers;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s->peers[mid]->id < c) lo = mid + 1;
-        else hi = mid;
+        if (s->peers[mid]->id < c)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (lo < s->npeers && s->peers[lo]->id == c && !s->peers[lo]->dead) return s->peers[lo];
     return NULL;
@@ -186,22 +190,25 @@ int sw_add_peer_obj(sh_swarm *s, const sh_addr *addr, bool outgoing, sh_time now
     return 0;
 }
 
-void sw_close(sh_swarm *s, sh_peer *p, int reason, bool tell_driver, sh_time now,
-              const char *why)
+void sw_close(sh_swarm *s, sh_peer *p, int reason, bool tell_driver, sh_time now, const char *why)
 {
     if (p->dead) return;
     char a[SH_ADDR_STRLEN];
-    sh_log_level lvl = p->state == SH_PEER_ACTIVE && reason != SH_EPROTO ? SH_LOG_INFO : SH_LOG_DEBUG;
+    sh_log_level lvl =
+        p->state == SH_PEER_ACTIVE && reason != SH_EPROTO ? SH_LOG_INFO : SH_LOG_DEBUG;
     sh_log(&s->log, lvl, SW_LOG, "conn %llu (%s): closing: %s (%s)", (unsigned long long)p->id,
            sh_addr_format(&p->addr, a, sizeof a), why, sh_errname(reason));
     if (p->state == SH_PEER_ACTIVE) {
         sw_give_up_requests(s, p, false, now);
-        if (p->seed) sh_picker_dec_seed(s->picker);
-        else if (p->have.count) sh_picker_dec_bits(s->picker, &p->have);
+        if (p->seed)
+            sh_picker_dec_seed(s->picker);
+        else if (p->have.count)
+            sh_picker_dec_bits(s->picker, &p->have);
         if (p->peer_interested && !p->am_choking) s->choke_fill = true;
     }
     p->dead = true;
-    if (tell_driver) sw_push(s, &(sh_action){.type = SH_ACT_CLOSE, .conn = p->id, .reason = reason});
+    if (tell_driver)
+        sw_push(s, &(sh_action){.type = SH_ACT_CLOSE, .conn = p->id, .reason = reason});
     sw_cand_closed(s, p, now);
     s->dial_due = true;
 }
@@ -210,8 +217,10 @@ static void sweep(sh_swarm *s)
 {
     size_t w = 0;
     for (size_t r = 0; r < s->npeers; r++) {
-        if (s->peers[r]->dead) sh_peer_free(s->peers[r]);
-        else s->peers[w++] = s->peers[r];
+        if (s->peers[r]->dead)
+            sh_peer_free(s->peers[r]);
+        else
+            s->peers[w++] = s->peers[r];
     }
     s->npeers = w;
 }
@@ -265,8 +274,10 @@ sh_bbuf *sw_out(sh_swarm *s, sh_peer *p, size_t *mark)
 
 void sw_out_done(sh_swarm *s, sh_peer *p, size_t mark, sh_time now)
 {
-    if (mark != SIZE_MAX) sh_outq_commit(&p->out, mark);
-    else p->out.err = SH_ENOMEM;
+    if (mark != SIZE_MAX)
+        sh_outq_commit(&p->out, mark);
+    else
+        p->out.err = SH_ENOMEM;
     sw_wrote(s, p, now);
 }
 
@@ -323,8 +334,9 @@ static int recv_loop(sh_swarm *s, sh_peer *p, const uint8_t *data, size_t len, s
         int r = sh_wire_decode(p->dec, data + off, len - off, &used, &is_hs, &hs, &m, &ei);
         off += used;
         if (r < 0) {
-            sw_close(s, p, SH_EPROTO, true, now, ei.msg[0] ? ei.msg : "malformed message");
-            return SH_EPROTO;
+            int reason = r == SH_ENOMEM ? SH_ENOMEM : SH_EPROTO;
+            sw_close(s, p, reason, true, now, ei.msg[0] ? ei.msg : "malformed message");
+            return reason;
         }
         if (r == 0) return 0;
         int rc = is_hs ? sw_on_handshake(s, p, &hs, now) : sw_on_message(s, p, &m, now);
@@ -372,6 +384,7 @@ void sh_swarm_connected(sh_swarm *s, sh_conn_id c, sh_time now)
     sh_peer *p = sw_find(s, c);
     if (!p || p->state != SH_PEER_CONNECTING) return;
     sw_connected(s, p, now);
+    s->dial_due = true; /* a half-open slot is free */
     finish(s, now);
 }
 

@@ -89,8 +89,10 @@ void sw_cand_closed(sh_swarm *s, sh_peer *p, sh_time now)
     if (!c) return;
     c->state = SW_CAND_IDLE;
     c->conn = 0;
-    if (p->down + p->up > 0) c->fails = 0;
-    else if (c->fails < 30) c->fails++;
+    if (p->down + p->up > 0)
+        c->fails = 0;
+    else if (c->fails < 30)
+        c->fails++;
     uint32_t shift = c->fails > 1 ? c->fails - 1 : 0;
     sh_time backoff = shift >= 5 ? SW_BACKOFF_MAX : SW_BACKOFF_MIN << shift;
     if (backoff > SW_BACKOFF_MAX) backoff = SW_BACKOFF_MAX;
@@ -105,8 +107,10 @@ uint32_t sw_count(const sh_swarm *s, uint32_t *connecting, uint32_t *half_open)
     for (size_t i = 0; i < s->npeers; i++) {
         const sh_peer *p = s->peers[i];
         if (p->dead) continue;
-        if (p->state == SH_PEER_ACTIVE) est++;
-        else (*connecting)++;
+        if (p->state == SH_PEER_ACTIVE)
+            est++;
+        else
+            (*connecting)++;
         if (p->state == SH_PEER_CONNECTING) (*half_open)++;
     }
     return est;
@@ -134,7 +138,8 @@ static bool dial_one(sh_swarm *s, sw_cand *c, sh_time now)
     c->state = SW_CAND_CONNECTING;
     c->conn = p->id;
     char a[SH_ADDR_STRLEN];
-    sw_debug(s, "conn %llu: dialing %s", (unsigned long long)p->id, sh_addr_format(&c->addr, a, sizeof a));
+    sw_debug(s, "conn %llu: dialing %s", (unsigned long long)p->id,
+             sh_addr_format(&c->addr, a, sizeof a));
     sw_push(s, &(sh_action){.type = SH_ACT_CONNECT, .conn = p->id, .addr = c->addr});
     return true;
 }

@@ -41,7 +41,8 @@ static uint32_t peer_depth(sh_peer *p, sh_time now)
 
 static void unpick(sh_swarm *s, const sh_pick *k)
 {
-    for (uint32_t i = 0; i < k->count; i++) sh_picker_unrequest(s->picker, k->piece, k->block + i);
+    for (uint32_t i = 0; i < k->count; i++)
+        sh_picker_unrequest(s->picker, k->piece, k->block + i);
 }
 
 /* An endgame duplicate may name a block this very peer already has outstanding. */
@@ -56,7 +57,8 @@ static bool already_asked(const sh_peer *p, const sh_pick *k)
 static bool send_request(sh_swarm *s, sh_peer *p, const sh_pick *k, sh_time now)
 {
     sh_req r = {.piece = k->piece, .block = k->block, .count = k->count, .at = now};
-    for (uint32_t i = 0; i < k->count; i++) r.len += sh_picker_block_len(s->picker, k->piece, k->block + i);
+    for (uint32_t i = 0; i < k->count; i++)
+        r.len += sh_picker_block_len(s->picker, k->piece, k->block + i);
     if (already_asked(p, k) || sh_peer_req_add(p, &r) < 0) {
         unpick(s, k);
         return false;
@@ -85,14 +87,16 @@ void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now)
         size_t n = sh_picker_pick(s->picker, p->seed ? NULL : &p->have, allowed,
                                   (uint32_t)max_out * p->max_run, p->max_run, picks, max_out);
         size_t sent = 0;
-        for (size_t i = 0; i < n; i++) sent += send_request(s, p, &picks[i], now);
+        for (size_t i = 0; i < n; i++)
+            sent += send_request(s, p, &picks[i], now);
         if (sent == 0) break; /* only duplicates of our own requests: nothing more here */
     }
 }
 
 static void unrequest(sh_swarm *s, const sh_req *r)
 {
-    for (uint32_t i = 0; i < r->count; i++) sh_picker_unrequest(s->picker, r->piece, r->block + i);
+    for (uint32_t i = 0; i < r->count; i++)
+        sh_picker_unrequest(s->picker, r->piece, r->block + i);
 }
 
 /* Gives up request i of p (its blocks go back to the picker). */
@@ -109,7 +113,8 @@ static void drop_request(sh_swarm *s, sh_peer *p, uint32_t i, bool send_cancel, 
 
 void sw_give_up_requests(sh_swarm *s, sh_peer *p, bool send_cancel, sh_time now)
 {
-    while (p->nreqs) drop_request(s, p, 0, send_cancel, now);
+    while (p->nreqs)
+        drop_request(s, p, 0, send_cancel, now);
 }
 
 void sw_on_choked(sh_swarm *s, sh_peer *p, sh_time now)

@@ -14,14 +14,16 @@
 void sw_hash_free(sh_swarm *s)
 {
     if (!s->trees) return;
-    for (uint32_t i = 0; i < s->mi->num_files; i++) sh_mtree_free(s->trees[i]);
+    for (uint32_t i = 0; i < s->mi->num_files; i++)
+        sh_mtree_free(s->trees[i]);
     free(s->trees);
 }
 
 static uint32_t piece_level(const sh_metainfo *mi)
 {
     uint32_t lvl = 0;
-    while (((uint64_t)SH_MERKLE_BLOCK << lvl) < mi->piece_length && lvl < 31) lvl++;
+    while (((uint64_t)SH_MERKLE_BLOCK << lvl) < mi->piece_length && lvl < 31)
+        lvl++;
     return lvl;
 }
 
@@ -33,7 +35,8 @@ static const sh_mtree *tree_for(sh_swarm *s, const uint8_t root[32])
         const sh_file *f = &mi->files[i];
         if (f->pad || !f->has_root || !f->layer || memcmp(f->pieces_root, root, 32) != 0) continue;
         if (!s->trees && !(s->trees = calloc(mi->num_files, sizeof *s->trees))) return NULL;
-        if (!s->trees[i] && sh_mtree_new(f->layer, f->layer_count, piece_level(mi), &s->trees[i]) < 0)
+        if (!s->trees[i] &&
+            sh_mtree_new(f->layer, f->layer_count, piece_level(mi), &s->trees[i]) < 0)
             return NULL;
         return s->trees[i];
     }

@@ -102,9 +102,8 @@ static void establish(sh_swarm *s, sh_peer *p, sh_time now)
     sh_rate_init(&p->down_rate, now);
     sh_rate_init(&p->up_rate, now);
     sw_arm(s, now + SW_KEEPALIVE);
-    sw_info(s, "conn %llu: peer %s (%s) established, fast=%d ext=%d",
-            (unsigned long long)p->id, sh_addr_format(&p->addr, a, sizeof a),
-            sh_hex(p->peer_id, 20, id), p->fast, p->ext);
+    sw_info(s, "conn %llu: peer %s (%s) established, fast=%d ext=%d", (unsigned long long)p->id,
+            sh_addr_format(&p->addr, a, sizeof a), sh_hex(p->peer_id, 20, id), p->fast, p->ext);
     sw_cand_established(s, p);
     if (p->ext) sw_send_ext_handshake(s, p, now);
     send_have_state(s, p, now);
@@ -158,8 +157,10 @@ void sw_send_ext_handshake(sh_swarm *s, sh_peer *p, sh_time now)
     sh_ext_hs_encode(&pl, &h);
     if (pl.err) p->out.err = pl.err;
     size_t mark;
-    if (!pl.err) sh_wire_put_extended(sw_out(s, p, &mark), 0, pl.data, pl.len);
-    else mark = SIZE_MAX;
+    if (!pl.err)
+        sh_wire_put_extended(sw_out(s, p, &mark), 0, pl.data, pl.len);
+    else
+        mark = SIZE_MAX;
     sh_bbuf_free(&pl);
     sw_out_done(s, p, mark, now);
 }
@@ -204,7 +205,7 @@ int sw_on_ext_handshake(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     p->got_ext_hs = true;
     if (!first) return 0; /* an update (e.g. upload_only); limits stay as negotiated */
     negotiate_block(s, p);
-    link_candidate(s, p);
+    link_candidate(s, p); /* (yourip is not trusted to name ourselves: a peer could lie) */
     sw_debug(s, "conn %llu: extension handshake: v=\"%s\" reqq=%u block=%u",
              (unsigned long long)p->id, h.client, h.reqq, p->max_req);
     return 0;

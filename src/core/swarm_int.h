@@ -34,14 +34,14 @@
 #define SW_REQ_TIMEOUT SH_SEC(60) /* one request unanswered while others are */
 
 /* Requests (INTEROP.md §4.3-4.5). */
-#define SW_REQQ 500u              /* requests we queue per peer, advertised as reqq */
-#define SW_MAX_INVALID 300u       /* requests for pieces we lack before we close */
+#define SW_REQQ 500u        /* requests we queue per peer, advertised as reqq */
+#define SW_MAX_INVALID 300u /* requests for pieces we lack before we close */
 #define SW_DEPTH_MIN 4u
 #define SW_DEPTH_CAP_DEFAULT 250u /* peer sent no reqq */
 #define SW_DEPTH_MAX 1000u
 #define SW_QUEUE_SECONDS 2.0
 #define SW_SERVE_AHEAD (256u * 1024u) /* block bytes moved into an output queue at once */
-#define SW_MAX_HASHES 512u        /* BEP 52 hash request length we answer */
+#define SW_MAX_HASHES 512u            /* BEP 52 hash request length we answer */
 
 /* Dialing. */
 #define SW_BACKOFF_MIN SH_SEC(10)
@@ -107,7 +107,7 @@ struct sh_swarm {
     sh_time now;     /* the latest time an entry point was given */
     sh_bbuf sink;    /* where messages go when an output queue cannot grow */
 
-    sh_time deadline;    /* lower bound of the next deadline (exact after on_timer) */
+    sh_time deadline; /* lower bound of the next deadline (exact after on_timer) */
     bool complete_sent;
     uint64_t payload_down, payload_up, wasted, left;
     uint32_t hash_failures, banned;
@@ -121,8 +121,7 @@ void sw_arm(sh_swarm *s, sh_time t);
 sh_peer *sw_find(const sh_swarm *s, sh_conn_id c);
 int sw_add_peer_obj(sh_swarm *s, const sh_addr *addr, bool outgoing, sh_time now, sh_peer **out);
 /* Closes p: queues SH_ACT_CLOSE (if tell_driver), releases its picker state. */
-void sw_close(sh_swarm *s, sh_peer *p, int reason, bool tell_driver, sh_time now,
-              const char *why);
+void sw_close(sh_swarm *s, sh_peer *p, int reason, bool tell_driver, sh_time now, const char *why);
 /* Marks outq growth: queues SH_ACT_SEND when p's output appears. */
 void sw_wrote(sh_swarm *s, sh_peer *p, sh_time now);
 sh_bbuf *sw_out(sh_swarm *s, sh_peer *p, size_t *mark);

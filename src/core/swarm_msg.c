@@ -44,17 +44,19 @@ static void become_seed(sh_swarm *s, sh_peer *p)
     p->seed = true;
 }
 
-static int bits_window(sh_swarm *s, sh_peer *p, sh_time now, const char *what)
+/* At most one of bitfield / have_all / have_none, before any other message. */
+static int bits_window(sh_swarm *s, sh_peer *p, sh_time now)
 {
-    if (p->got_bits) return violation(s, p, now, what[0] == 'b' ? "second bitfield" : "second have_all/have_none/bitfield");
-    if (p->other_msgs) return violation(s, p, now, "bitfield/have_all/have_none after other messages");
+    if (p->got_bits) return violation(s, p, now, "a second bitfield, have_all or have_none");
+    if (p->other_msgs)
+        return violation(s, p, now, "bitfield, have_all or have_none after other messages");
     p->got_bits = true;
     return 0;
 }
 
 static int on_bitfield(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
 {
-    if (bits_window(s, p, now, "bitfield") < 0) return SH_EPROTO;
+    if (bits_window(s, p, now) < 0) return SH_EPROTO;
     if (sh_bitfield_load(&p->have, m->data.ptr, m->data.len) < 0)
         return violation(s, p, now, "bitfield of the wrong size or with spare bits set");
     if (sh_bitfield_full(&p->have)) {
@@ -71,7 +73,7 @@ static int on_bitfield(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
 static int on_have_all(sh_swarm *s, sh_peer *p, sh_time now)
 {
     if (!p->fast) return violation(s, p, now, "have_all without the fast extension");
-    if (bits_window(s, p, now, "have_all") < 0) return SH_EPROTO;
+    if (bits_window(s, p, now) < 0) return SH_EPROTO;
     become_seed(s, p);
     if (close_if_both_seeds(s, p, now)) return 0;
     sw_update_interest(s, p, now);
@@ -81,7 +83,7 @@ static int on_have_all(sh_swarm *s, sh_peer *p, sh_time now)
 static int on_have_none(sh_swarm *s, sh_peer *p, sh_time now)
 {
     if (!p->fast) return violation(s, p, now, "have_none without the fast extension");
-    return bits_window(s, p, now, "have_none");
+    return bits_window(s, p, now);
 }
 
 static int on_have(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
@@ -124,7 +126,8 @@ static bool is_fast_msg(sh_msg_id id)
 static int on_ordered(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
 {
     p->other_msgs = true;
-    if (is_fast_msg(m->id) && !p->fast) return violation(s, p, now, "fast message without the fast extension");
+    if (is_fast_msg(m->id) && !p->fast)
+        return violation(s, p, now, "fast-extension message without the fast extension");
     switch (m->id) {
     case SH_MSG_CHOKE:
         if (!p->peer_choking) {
@@ -141,16 +144,23 @@ static int on_ordered(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     case SH_MSG_NOT_INTERESTED:
         on_interest(s, p, false);
         return 0;
-    case SH_MSG_HAVE: return on_have(s, p, m, now);
-    case SH_MSG_REQUEST: return sw_on_request(s, p, m, now);
-    case SH_MSG_PIECE: return sw_on_piece(s, p, m, now);
-    case SH_MSG_CANCEL: return sw_on_cancel(s, p, m, now);
+    case SH_MSG_HAVE:
+        return on_have(s, p, m, now);
+    case SH_MSG_REQUEST:
+        return sw_on_request(s, p, m, now);
+    case SH_MSG_PIECE:
+        return sw_on_piece(s, p, m, now);
+    case SH_MSG_CANCEL:
+        return sw_on_cancel(s, p, m, now);
     case SH_MSG_REJECT:
         sw_on_reject(s, p, m, now);
         return 0;
-    case SH_MSG_ALLOWED_FAST: return on_allowed_fast(s, p, m);
-    case SH_MSG_HASH_REQUEST: return sw_on_hash_request(s, p, m, now);
-    default: return 0; /* suggest, hashes, hash reject, unknown: ignored */
+    case SH_MSG_ALLOWED_FAST:
+        return on_allowed_fast(s, p, m);
+    case SH_MSG_HASH_REQUEST:
+        return sw_on_hash_request(s, p, m, now);
+    default:
+        return 0; /* suggest, hashes, hash reject, unknown: ignored */
     }
 }
 
@@ -162,11 +172,17 @@ int sw_on_message(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
                sh_msg_name(m->id));
     switch (m->id) {
     case SH_MSG_KEEPALIVE:
-    case SH_MSG_PORT: return 0;
-    case SH_MSG_EXTENDED: return m->ext_id == 0 ? sw_on_ext_handshake(s, p, m, now) : 0;
-    case SH_MSG_BITFIELD: return on_bitfield(s, p, m, now);
-    case SH_MSG_HAVE_ALL: return on_have_all(s, p, now);
-    case SH_MSG_HAVE_NONE: return on_have_none(s, p, now);
-    default: return on_ordered(s, p, m, now);
+    case SH_MSG_PORT:
+        return 0;
+    case SH_MSG_EXTENDED:
+        return m->ext_id == 0 ? sw_on_ext_handshake(s, p, m, now) : 0;
+    case SH_MSG_BITFIELD:
+        return on_bitfield(s, p, m, now);
+    case SH_MSG_HAVE_ALL:
+        return on_have_all(s, p, now);
+    case SH_MSG_HAVE_NONE:
+        return on_have_none(s, p, now);
+    default:
+        return on_ordered(s, p, m, now);
     }
 }

@@ -17,7 +17,8 @@ void sw_piece_done(sh_swarm *s, sh_asm_piece *ap, sh_time now)
 {
     ap->verifying = true;
     sw_debug(s, "piece %u complete: verifying", ap->piece);
-    sw_push(s, &(sh_action){.type = SH_ACT_VERIFY, .piece = ap->piece, .data = ap->buf, .len = ap->len});
+    sw_push(s, &(sh_action){
+                   .type = SH_ACT_VERIFY, .piece = ap->piece, .data = ap->buf, .len = ap->len});
 }
 
 static void on_complete(sh_swarm *s, sh_time now)
@@ -43,8 +44,13 @@ static void good_piece(sh_swarm *s, uint32_t piece, sh_time now)
     sh_asm_drop(&s->pieces, piece);
     if (sh_picker_have(s->picker, piece)) return;
     sh_picker_set_have(s->picker, piece);
+    /* The piece freed a max_partial slot: with hashing behind the network,
+     * every partial may have been waiting on verification, so nothing else
+     * would restart requesting. */
+    s->refill = true;
     s->left -= sh_metainfo_piece_size(s->mi, piece);
-    sw_debug(s, "piece %u verified (%u/%u)", piece, sh_picker_num_have(s->picker), s->mi->num_pieces);
+    sw_debug(s, "piece %u verified (%u/%u)", piece, sh_picker_num_have(s->picker),
+             s->mi->num_pieces);
     for (size_t i = 0; i < s->npeers; i++) {
         sh_peer *p = s->peers[i];
         if (p->dead || p->state != SH_PEER_ACTIVE) continue;
@@ -69,7 +75,8 @@ static void bad_piece(sh_swarm *s, sh_asm_piece *ap, sh_time now)
     sh_picker_piece_failed(s->picker, piece);
     s->refill = true;
     sw_info(s, "piece %u failed its hash check (%u contributor%s)", piece, n, n == 1 ? "" : "s");
-    for (uint32_t i = 0; i < n; i++) sw_strike(s, &who[i], n == 1, now);
+    for (uint32_t i = 0; i < n; i++)
+        sw_strike(s, &who[i], n == 1, now);
 }
 
 void sw_verified(sh_swarm *s, uint32_t piece, bool ok, sh_time now)
@@ -79,6 +86,8 @@ void sw_verified(sh_swarm *s, uint32_t piece, bool ok, sh_time now)
         sw_debug(s, "verify result for piece %u that is not being verified: ignored", piece);
         return;
     }
-    if (ok) good_piece(s, piece, now);
-    else bad_piece(s, ap, now);
+    if (ok)
+        good_piece(s, piece, now);
+    else
+        bad_piece(s, ap, now);
 }

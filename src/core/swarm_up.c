@@ -103,7 +103,8 @@ static void set_choke(sh_swarm *s, sh_peer *p, bool choke, sh_time now)
 void sw_run_choker(sh_swarm *s, sh_choke_mode mode, sh_time now)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->npeers; i++) n += !s->peers[i]->dead && s->peers[i]->state == SH_PEER_ACTIVE;
+    for (size_t i = 0; i < s->npeers; i++)
+        n += !s->peers[i]->dead && s->peers[i]->state == SH_PEER_ACTIVE;
     if (n == 0) return;
     sh_choke_peer *cp = calloc(n, sizeof *cp);
     sh_peer **map = calloc(n, sizeof *map);
@@ -121,7 +122,8 @@ void sw_run_choker(sh_swarm *s, sh_choke_mode mode, sh_time now)
         k++;
     }
     sh_choker_run(&s->choker, cp, n, s->upload_slots, sw_complete(s), mode, &s->rng, now);
-    for (size_t i = 0; i < n; i++) set_choke(s, map[i], !cp[i].unchoke, now);
+    for (size_t i = 0; i < n; i++)
+        set_choke(s, map[i], !cp[i].unchoke, now);
 out:
     free(cp);
     free(map);

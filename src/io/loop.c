@@ -59,7 +59,8 @@ static int grow_fds(sh_loop *l, int fd)
 {
     if ((size_t)fd < l->nfds) return 0;
     size_t n = l->nfds ? l->nfds : 64;
-    while (n <= (size_t)fd) n *= 2;
+    while (n <= (size_t)fd)
+        n *= 2;
     loop_fd *v = realloc(l->fds, n * sizeof *v);
     if (!v) return SH_ENOMEM;
     memset(v + l->nfds, 0, (n - l->nfds) * sizeof *v);
@@ -171,7 +172,8 @@ int sh_loop_run(sh_loop *l)
             break;
         }
         l->now = sh_clock_now();
-        for (int i = 0; i < n; i++) dispatch(l, &evs[i]);
+        for (int i = 0; i < n; i++)
+            dispatch(l, &evs[i]);
         loop_timers_run(l);
     }
     atomic_store(&l->stop, false);

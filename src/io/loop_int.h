@@ -17,17 +17,17 @@
 typedef struct loop_fd {
     sh_fd_fn fn;
     void *ud;
-    uint32_t mask;   /* SH_EV_READ | SH_EV_WRITE */
+    uint32_t mask; /* SH_EV_READ | SH_EV_WRITE */
     uint32_t gen;
     bool used;
-    bool in_epoll;   /* mask 0 ("parked") means removed from the epoll set */
+    bool in_epoll; /* mask 0 ("parked") means removed from the epoll set */
 } loop_fd;
 
 /* A timer record. Ids encode the slot in the low bits and a never-repeating
  * sequence number above it, so cancel finds the slot without a hash map and
  * a stale id (slot reused since) does not match. */
 typedef struct loop_tslot {
-    uint64_t id;     /* 0: free */
+    uint64_t id; /* 0: free */
     sh_time when;
     sh_timer_fn fn;
     void *ud;
@@ -53,19 +53,19 @@ struct sh_loop {
     atomic_bool stop;
 
     loop_fd *fds;
-    size_t nfds;            /* table size (max fd + 1 ever registered, grown) */
+    size_t nfds; /* table size (max fd + 1 ever registered, grown) */
 
     loop_tslot *tslots;
     uint32_t ntslots, free_tslot;
-    uint32_t *heap;         /* slot indices, min-heap on (when, id) */
+    uint32_t *heap; /* slot indices, min-heap on (when, id) */
     uint32_t heap_n, heap_cap;
     uint64_t timer_seq;
 
     /* cross-thread posts */
     int efd;
     pthread_mutex_t post_mu;
-    loop_post_q posts;      /* filled by any thread under post_mu */
-    loop_post_q running;    /* swapped out and run by the loop thread */
+    loop_post_q posts;   /* filled by any thread under post_mu */
+    loop_post_q running; /* swapped out and run by the loop thread */
 
     /* signals */
     int sfd;

@@ -30,7 +30,8 @@ static void run_posts(sh_loop *l, int fd, uint32_t events, void *ud)
     l->posts = l->running;
     l->posts.n = 0;
     pthread_mutex_unlock(&l->post_mu);
-    for (size_t i = 0; i < q.n; i++) q.v[i].fn(l, q.v[i].ud);
+    for (size_t i = 0; i < q.n; i++)
+        q.v[i].fn(l, q.v[i].ud);
     q.n = 0;
     l->running = q; /* keep the buffer for the next swap */
 }

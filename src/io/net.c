@@ -230,7 +230,8 @@ int sh_net_connect_result(int fd, sh_errinfo *ei)
 {
     int err = 0;
     socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return fail(ei, errno, "SO_ERROR", NULL);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return fail(ei, errno, "SO_ERROR", NULL);
     if (err == 0) {
         /* No error yet is not yet connected: check that a peer exists. */
         sh_addr p;

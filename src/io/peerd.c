@@ -8,6 +8,8 @@
 #include "io/clock.h"
 #include "io/net.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +26,14 @@ sh_time peerd_now(sh_peerd *p)
 static const char *state_name(sh_peerd_state s)
 {
     switch (s) {
-    case SH_PEERD_CHECKING: return "checking";
-    case SH_PEERD_DOWNLOADING: return "downloading";
-    case SH_PEERD_SEEDING: return "seeding";
-    case SH_PEERD_FAILED: return "failed";
+    case SH_PEERD_CHECKING:
+        return "checking";
+    case SH_PEERD_DOWNLOADING:
+        return "downloading";
+    case SH_PEERD_SEEDING:
+        return "seeding";
+    case SH_PEERD_FAILED:
+        return "failed";
     }
     return "?";
 }
@@ -107,11 +113,21 @@ static void verify(sh_peerd *p, const sh_action *a)
 static void do_action(sh_peerd *p, const sh_action *a)
 {
     switch (a->type) {
-    case SH_ACT_CONNECT: peerd_conn_connect(p, a->conn, &a->addr); break;
-    case SH_ACT_CLOSE: peerd_conn_close(p, a->conn, a->reason); break;
-    case SH_ACT_SEND: peerd_conn_mark_dirty(p, a->conn); break;
-    case SH_ACT_VERIFY: verify(p, a); break;
-    case SH_ACT_COMPLETE: complete(p); break;
+    case SH_ACT_CONNECT:
+        peerd_conn_connect(p, a->conn, &a->addr);
+        break;
+    case SH_ACT_CLOSE:
+        peerd_conn_close(p, a->conn, a->reason);
+        break;
+    case SH_ACT_SEND:
+        peerd_conn_mark_dirty(p, a->conn);
+        break;
+    case SH_ACT_VERIFY:
+        verify(p, a);
+        break;
+    case SH_ACT_COMPLETE:
+        complete(p);
+        break;
     }
 }
 
@@ -174,6 +190,20 @@ static void on_hash_done(void *ud, uint32_t piece, int result)
     peerd_pump(p);
 }
 
+/* The workers inherit a fully blocked signal mask, so SIGINT or SIGTERM
+ * always reaches the loop's signalfd, even if the caller registers it with
+ * sh_loop_signal only after creating the peer. */
+static int start_hasher(sh_peerd *p)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc =
+        sh_hasher_new(p->loop, p->cfg.mi, p->st, p->cfg.hash_threads, on_hash_done, p, &p->hasher);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 static int make_identity(sh_peerd *p)
 {
     memcpy(p->peer_id, "-SH0100-", 8);
@@ -206,7 +236,9 @@ static int open_storage(sh_peerd *p, sh_errinfo *ei)
 {
     const sh_peerd_config *c = &p->cfg;
     const char *path = c->seeding ? c->data_path : c->out_dir;
-    if (!path) return sh_errinfo_set(ei, SH_EINVAL, 0, "no %s given", c->seeding ? "data path" : "output directory");
+    if (!path)
+        return sh_errinfo_set(ei, SH_EINVAL, 0, "no %s given",
+                              c->seeding ? "data path" : "output directory");
     if (!c->seeding) {
         /* Nothing under either name: storage is about to create an empty
          * .part, and checking a file of holes would only waste time. */
@@ -222,7 +254,8 @@ static int open_storage(sh_peerd *p, sh_errinfo *ei)
 
 int sh_peerd_new(sh_loop *loop, const sh_peerd_config *cfg, sh_peerd **out, sh_errinfo *ei)
 {
-    if (!loop || !cfg || !cfg->mi || !out) return sh_errinfo_set(ei, SH_EINVAL, 0, "peerd: bad arguments");
+    if (!loop || !cfg || !cfg->mi || !out)
+        return sh_errinfo_set(ei, SH_EINVAL, 0, "peerd: bad arguments");
     sh_peerd *p = calloc(1, sizeof *p);
     if (!p) return sh_errinfo_set(ei, SH_ENOMEM, 0, "out of memory");
     p->loop = loop;
@@ -252,7 +285,7 @@ int sh_peerd_new(sh_loop *loop, const sh_peerd_config *cfg, sh_peerd **out, sh_e
     }
     if (rc == 0) rc = open_storage(p, ei);
     if (rc == 0) {
-        rc = sh_hasher_new(loop, cfg->mi, p->st, cfg->hash_threads, on_hash_done, p, &p->hasher);
+        rc = start_hasher(p);
         if (rc) sh_errinfo_set(ei, rc, 0, "cannot start the hasher threads");
     }
     if (rc == 0) rc = peerd_listen(p, ei);

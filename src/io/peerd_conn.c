@@ -71,7 +71,8 @@ void peerd_conn_close(sh_peerd *p, sh_conn_id id, int reason)
 
 void peerd_conn_close_all(sh_peerd *p)
 {
-    while (p->conns.n) peerd_conn_close(p, p->conns.v[p->conns.n - 1]->id, SH_ECLOSED);
+    while (p->conns.n)
+        peerd_conn_close(p, p->conns.v[p->conns.n - 1]->id, SH_ECLOSED);
 }
 
 void peerd_conn_mark_dirty(sh_peerd *p, sh_conn_id id)
@@ -207,8 +208,8 @@ static void finish_connect(sh_peerd *p, pconn *c)
     if (rc == SH_EAGAIN) return;
     if (rc) {
         char a[SH_ADDR_STRLEN];
-        sh_log(&p->log, SH_LOG_DEBUG, "peerd", "connect %s: %s", sh_addr_format(&c->addr, a, sizeof a),
-               ei.msg);
+        sh_log(&p->log, SH_LOG_DEBUG, "peerd", "connect %s: %s",
+               sh_addr_format(&c->addr, a, sizeof a), ei.msg);
         peerd_conn_close(p, c->id, rc);
         return;
     }

@@ -54,7 +54,8 @@ void connmap_remove(connmap *m, sh_conn_id id)
 
 void connmap_free(connmap *m)
 {
-    for (size_t i = 0; i < m->n; i++) free(m->v[i]);
+    for (size_t i = 0; i < m->n; i++)
+        free(m->v[i]);
     free(m->v);
     m->v = NULL;
     m->n = m->cap = 0;

@@ -42,7 +42,7 @@ typedef struct pconn {
 } pconn;
 
 typedef struct connmap {
-    pconn **v;  /* sorted by id (ids only grow, so appends keep the order) */
+    pconn **v; /* sorted by id (ids only grow, so appends keep the order) */
     size_t n, cap;
 } connmap;
 
@@ -57,7 +57,7 @@ typedef struct pending_peer {
 } pending_peer;
 
 typedef struct ewma {
-    double rate;         /* biased toward the initial 0; see ewma_peek */
+    double rate; /* biased toward the initial 0; see ewma_peek */
     uint64_t last_bytes;
     sh_time last, start;
 } ewma;
@@ -82,9 +82,9 @@ struct sh_peerd {
     uint64_t rng_seed;
 
     /* startup check */
-    bool fresh;           /* a new .part: nothing on disk to check */
+    bool fresh; /* a new .part: nothing on disk to check */
     sh_bitfield checked_ok;
-    uint32_t next_check;  /* next piece to submit */
+    uint32_t next_check; /* next piece to submit */
     uint32_t checked;
     uint32_t bad_on_disk;
     uint64_t start_timer;

@@ -16,10 +16,10 @@
 #define SH_RATELIMIT_MIN_BURST (64u * 1024u)
 
 typedef struct sh_ratelimit {
-    uint64_t rate;    /* bytes/s; 0 = unlimited */
-    uint64_t burst;   /* bucket capacity in bytes */
-    uint64_t tokens;  /* bytes available as of `last` */
-    sh_time last;     /* refill has been credited up to this time */
+    uint64_t rate;   /* bytes/s; 0 = unlimited */
+    uint64_t burst;  /* bucket capacity in bytes */
+    uint64_t tokens; /* bytes available as of `last` */
+    sh_time last;    /* refill has been credited up to this time */
 } sh_ratelimit;
 
 /* Starts full. */
@@ -27,7 +27,10 @@ void sh_ratelimit_init(sh_ratelimit *rl, uint64_t rate, sh_time now);
 /* Changes the rate, keeping the tokens earned so far (capped at the new burst). */
 void sh_ratelimit_set_rate(sh_ratelimit *rl, uint64_t rate, sh_time now);
 
-static inline bool sh_ratelimit_unlimited(const sh_ratelimit *rl) { return rl->rate == 0; }
+static inline bool sh_ratelimit_unlimited(const sh_ratelimit *rl)
+{
+    return rl->rate == 0;
+}
 
 /* Tokens available now (UINT64_MAX when unlimited). */
 uint64_t sh_ratelimit_available(sh_ratelimit *rl, sh_time now);

@@ -24,7 +24,8 @@
 
 static void fill_random(uint8_t *p, uint64_t n, sh_rng *r)
 {
-    for (uint64_t i = 0; i < n; i++) p[i] = (uint8_t)sh_rng_next(r);
+    for (uint64_t i = 0; i < n; i++)
+        p[i] = (uint8_t)sh_rng_next(r);
 }
 
 static int feed_files(sh_mkinfo *m, uint8_t **data, const uint64_t *files, uint32_t nfiles)
@@ -94,7 +95,8 @@ int hn_torrent_make(hn_torrent *t, unsigned version, uint64_t piece_length, cons
         lay_out(t, data, nfiles);
     }
     sh_bbuf_free(&enc);
-    for (uint32_t i = 0; i < nfiles; i++) free(data[i]);
+    for (uint32_t i = 0; i < nfiles; i++)
+        free(data[i]);
     free(data);
     return rc;
 }
@@ -126,6 +128,7 @@ struct hn_node {
     uint8_t *mem;
     bool corrupt;
     uint64_t up_bps;
+    sh_time verify_delay;
     sh_time up_free;
     hn_end *ends; /* by conn id */
     size_t nends;
@@ -133,7 +136,9 @@ struct hn_node {
     bool complete;
     sh_time complete_at;
     uint32_t vfail;
-    uint32_t closes[32]; /* by -reason */
+    uint32_t closes[32];  /* by -reason */
+    sh_time connects[64]; /* times of the first SH_ACT_CONNECTs */
+    uint32_t nconnects;
     uint16_t next_port;
 };
 
@@ -150,7 +155,7 @@ struct hn_raw {
     int reason;
 };
 
-enum { EV_TIMER, EV_CONNECT, EV_WRITE, EV_DELIVER, EV_CLOSED };
+enum { EV_TIMER, EV_CONNECT, EV_WRITE, EV_DELIVER, EV_CLOSED, EV_VERIFIED };
 
 typedef struct hn_ev {
     sh_time t;
@@ -257,7 +262,8 @@ void hn_net_free(hn_net *n)
     for (uint32_t i = 0; i < n->nnodes; i++) {
         hn_node *x = n->nodes[i];
         sh_swarm_free(x->sw);
-        for (size_t c = 0; c < x->nends; c++) sh_wire_dec_free(x->ends[c].tapdec);
+        for (size_t c = 0; c < x->nends; c++)
+            sh_wire_dec_free(x->ends[c].tapdec);
         free(x->ends);
         free(x->mem);
         free(x);
@@ -267,7 +273,8 @@ void hn_net_free(hn_net *n)
         free(n->raws[i]->in);
         free(n->raws[i]);
     }
-    for (size_t i = 0; i < n->nheap; i++) free(n->heap[i].data);
+    for (size_t i = 0; i < n->nheap; i++)
+        free(n->heap[i].data);
     free(n->heap);
     free(n);
 }
@@ -284,6 +291,7 @@ hn_node *hn_node_add(hn_net *n, const hn_node_opts *o)
     x->addr = (sh_addr){.family = 4, .ip = {127, 0, 0, (uint8_t)(x->idx + 2)}, .port = 6881};
     x->corrupt = o->corrupt;
     x->up_bps = o->up_bps ? o->up_bps : HN_DEFAULT_BPS;
+    x->verify_delay = o->verify_delay;
     x->timer_at = SH_TIME_NEVER;
     x->next_port = 40000;
     x->mem = calloc(1, n->t->size);
@@ -297,7 +305,8 @@ hn_node *hn_node_add(hn_net *n, const hn_node_opts *o)
     cfg.mi = n->t->mi;
     cfg.have = &have;
     memcpy(cfg.peer_id, "-SH0001-", 8);
-    for (int i = 8; i < 20; i++) cfg.peer_id[i] = (uint8_t)sh_rng_next(&n->rng);
+    for (int i = 8; i < 20; i++)
+        cfg.peer_id[i] = (uint8_t)sh_rng_next(&n->rng);
     cfg.rng_seed = n->seed * 1000003u + x->idx;
     if (!cfg.listen_port) cfg.listen_port = 6881;
     cfg.log = n->log;
@@ -335,6 +344,12 @@ void hn_knows(hn_net *n, hn_node *x, hn_node *y)
     drain(n, x);
 }
 
+void hn_add_peer(hn_net *n, hn_node *x, const sh_addr *a, sh_peer_source src)
+{
+    sh_swarm_add_peer(x->sw, a, src, n->now);
+    drain(n, x);
+}
+
 sh_time hn_now(const hn_net *n)
 {
     return n->now;
@@ -351,8 +366,14 @@ static hn_node *node_by_addr(hn_net *n, const sh_addr *a)
 
 static void trace(hn_net *n, const hn_node *x, const sh_action *a)
 {
-    uint64_t v[8] = {x->idx, n->now, (uint64_t)a->type, a->conn, a->piece, (uint64_t)a->len,
-                     (uint64_t)(int64_t)a->reason, 0};
+    uint64_t v[8] = {x->idx,
+                     n->now,
+                     (uint64_t)a->type,
+                     a->conn,
+                     a->piece,
+                     (uint64_t)a->len,
+                     (uint64_t)(int64_t)a->reason,
+                     0};
     memcpy(&v[7], a->addr.ip, 4);
     v[7] ^= (uint64_t)a->addr.port << 32;
     const uint8_t *p = (const uint8_t *)v;
@@ -367,7 +388,10 @@ static void schedule_write(hn_net *n, hn_node *x, sh_conn_id c)
     hn_end *e = end_of(x, c);
     if (!e->open || e->writing) return;
     e->writing = true;
-    ev_push(n, (hn_ev){.t = x->up_free > n->now ? x->up_free : n->now, .type = EV_WRITE, .node = x, .conn = c});
+    ev_push(n, (hn_ev){.t = x->up_free > n->now ? x->up_free : n->now,
+                       .type = EV_WRITE,
+                       .node = x,
+                       .conn = c});
 }
 
 static void act_close(hn_net *n, hn_node *x, const sh_action *a)
@@ -385,7 +409,10 @@ static void act_close(hn_net *n, hn_node *x, const sh_action *a)
     } else if (e->peer) {
         sh_time t = n->now + HN_LATENCY;
         if (e->last_arrival >= t) t = e->last_arrival + 1;
-        ev_push(n, (hn_ev){.t = t, .type = EV_CLOSED, .node = e->peer, .conn = e->peer_conn,
+        ev_push(n, (hn_ev){.t = t,
+                           .type = EV_CLOSED,
+                           .node = e->peer,
+                           .conn = e->peer_conn,
                            .reason = SH_ECLOSED});
     }
 }
@@ -394,8 +421,18 @@ static void act_verify(hn_net *n, hn_node *x, const sh_action *a)
 {
     const sh_metainfo *mi = n->t->mi;
     int rc = sh_piece_verify(mi, a->piece, a->data, a->len);
-    if (rc == 0) memcpy(x->mem + (uint64_t)a->piece * mi->piece_length, a->data, a->len);
-    else x->vfail++;
+    if (rc == 0)
+        memcpy(x->mem + (uint64_t)a->piece * mi->piece_length, a->data, a->len);
+    else
+        x->vfail++;
+    if (x->verify_delay) { /* like a hasher thread that lags behind the network */
+        ev_push(n, (hn_ev){.t = n->now + x->verify_delay,
+                           .type = EV_VERIFIED,
+                           .node = x,
+                           .conn = a->piece,
+                           .reason = rc});
+        return;
+    }
     sh_swarm_verified(x->sw, a->piece, rc == 0, n->now);
 }
 
@@ -416,18 +453,30 @@ static void drain(hn_net *n, hn_node *x)
         trace(n, x, &a);
         switch (a.type) {
         case SH_ACT_CONNECT:
+            if (x->nconnects < 64) x->connects[x->nconnects] = n->now;
+            x->nconnects++;
             *end_of(x, a.conn) = (hn_end){.used = true, .open = true};
-            ev_push(n, (hn_ev){.t = n->now + HN_LATENCY, .type = EV_CONNECT, .node = x,
-                               .conn = a.conn, .addr = a.addr});
+            ev_push(n, (hn_ev){.t = n->now + HN_LATENCY,
+                               .type = EV_CONNECT,
+                               .node = x,
+                               .conn = a.conn,
+                               .addr = a.addr});
             break;
-        case SH_ACT_CLOSE: act_close(n, x, &a); break;
-        case SH_ACT_SEND: schedule_write(n, x, a.conn); break;
-        case SH_ACT_VERIFY: act_verify(n, x, &a); break;
+        case SH_ACT_CLOSE:
+            act_close(n, x, &a);
+            break;
+        case SH_ACT_SEND:
+            schedule_write(n, x, a.conn);
+            break;
+        case SH_ACT_VERIFY:
+            act_verify(n, x, &a);
+            break;
         case SH_ACT_COMPLETE:
             x->complete = true;
             x->complete_at = n->now;
             break;
-        default: fail_msg("unknown action %d", a.type);
+        default:
+            fail_msg("unknown action %d", a.type);
         }
     }
     schedule_timer(n, x);
@@ -457,7 +506,10 @@ static void ev_connect(hn_net *n, hn_ev *e)
     sh_conn_id cy = y ? sh_swarm_accept(y->sw, &src, n->now) : 0;
     if (y) drain(n, y);
     if (!cy) {
-        ev_push(n, (hn_ev){.t = n->now + HN_LATENCY, .type = EV_CLOSED, .node = x, .conn = e->conn,
+        ev_push(n, (hn_ev){.t = n->now + HN_LATENCY,
+                           .type = EV_CLOSED,
+                           .node = x,
+                           .conn = e->conn,
                            .reason = SH_ECLOSED});
         return;
     }
@@ -473,7 +525,8 @@ static size_t chunk_size(hn_net *n, size_t avail)
     return 1 + (size_t)sh_rng_below(&n->rng, cap);
 }
 
-static void materialize(hn_net *n, hn_node *x, const sh_seg *segs, size_t ns, uint8_t *out, size_t want)
+static void materialize(hn_net *n, hn_node *x, const sh_seg *segs, size_t ns, uint8_t *out,
+                        size_t want)
 {
     size_t got = 0;
     for (size_t i = 0; i < ns && got < want; i++) {
@@ -484,7 +537,8 @@ static void materialize(hn_net *n, hn_node *x, const sh_seg *segs, size_t ns, ui
             uint64_t off = (uint64_t)segs[i].piece * n->t->mi->piece_length + segs[i].offset;
             assert_true(off + take <= n->t->size);
             memcpy(out + got, x->mem + off, take);
-            for (size_t k = 0; x->corrupt && k < take; k++) out[got + k] ^= 0xff;
+            for (size_t k = 0; x->corrupt && k < take; k++)
+                out[got + k] ^= 0xff;
         }
         got += take;
     }
@@ -494,8 +548,13 @@ static void deliver_later(hn_net *n, hn_end *e, sh_time t, uint8_t *buf, size_t 
 {
     if (t < e->last_arrival) t = e->last_arrival;
     e->last_arrival = t;
-    ev_push(n, (hn_ev){.t = t, .type = EV_DELIVER, .node = e->peer, .conn = e->peer_conn,
-                       .raw = e->raw, .data = buf, .len = len});
+    ev_push(n, (hn_ev){.t = t,
+                       .type = EV_DELIVER,
+                       .node = e->peer,
+                       .conn = e->peer_conn,
+                       .raw = e->raw,
+                       .data = buf,
+                       .len = len});
 }
 
 static void ev_write(hn_net *n, hn_ev *ev)
@@ -512,7 +571,8 @@ static void ev_write(hn_net *n, hn_ev *ev)
     }
     sh_seg segs[16];
     size_t ns = sh_swarm_out(x->sw, ev->conn, segs, 16), avail = 0;
-    for (size_t i = 0; i < ns; i++) avail += segs[i].len;
+    for (size_t i = 0; i < ns; i++)
+        avail += segs[i].len;
     if (avail == 0) {
         e->writing = false;
         return;
@@ -599,11 +659,25 @@ static void ev_timer(hn_net *n, hn_ev *e)
 static void dispatch(hn_net *n, hn_ev *e)
 {
     switch (e->type) {
-    case EV_TIMER: ev_timer(n, e); break;
-    case EV_CONNECT: ev_connect(n, e); break;
-    case EV_WRITE: ev_write(n, e); break;
-    case EV_DELIVER: ev_deliver(n, e); break;
-    case EV_CLOSED: ev_closed(n, e); break;
+    case EV_TIMER:
+        ev_timer(n, e);
+        break;
+    case EV_CONNECT:
+        ev_connect(n, e);
+        break;
+    case EV_WRITE:
+        ev_write(n, e);
+        break;
+    case EV_DELIVER:
+        ev_deliver(n, e);
+        break;
+    case EV_CLOSED:
+        ev_closed(n, e);
+        break;
+    case EV_VERIFIED:
+        sh_swarm_verified(e->node->sw, (uint32_t)e->conn, e->reason == 0, n->now);
+        drain(n, e->node);
+        break;
     }
     free(e->data);
 }
@@ -630,7 +704,8 @@ bool hn_all_complete(hn_net *n, void *ud)
 {
     (void)ud;
     for (uint32_t i = 0; i < n->nnodes; i++)
-        if (!n->nodes[i]->complete && !sh_bitfield_full(sh_swarm_have(n->nodes[i]->sw))) return false;
+        if (!n->nodes[i]->complete && !sh_bitfield_full(sh_swarm_have(n->nodes[i]->sw)))
+            return false;
     return true;
 }
 
@@ -659,6 +734,12 @@ uint32_t hn_closes(const hn_node *x, int reason)
     return reason < 0 && reason > -32 ? x->closes[-reason] : 0;
 }
 
+uint32_t hn_connects(const hn_node *x, const sh_time **times)
+{
+    if (times) *times = x->connects;
+    return x->nconnects;
+}
+
 uint64_t hn_trace_digest(const hn_net *n)
 {
     return n->trace;
@@ -670,7 +751,8 @@ void hn_tap_get(const hn_node *x, const hn_node *y, hn_tap *out)
     for (size_t c = 0; c < x->nends; c++) {
         const hn_end *e = &x->ends[c];
         if (!e->used || e->peer != y) continue;
-        for (int i = 0; i < 256; i++) out->msgs[i] += e->tap.msgs[i];
+        for (int i = 0; i < 256; i++)
+            out->msgs[i] += e->tap.msgs[i];
         if (e->tap.max_request > out->max_request) out->max_request = e->tap.max_request;
         out->bytes += e->tap.bytes;
     }
@@ -712,7 +794,10 @@ void hn_raw_send(hn_raw *r, const void *p, size_t len)
     sh_time t = n->now + HN_LATENCY;
     if (t < r->last_arrival) t = r->last_arrival;
     r->last_arrival = t;
-    ev_push(n, (hn_ev){.t = t, .type = EV_DELIVER, .node = r->node, .conn = r->conn, .data = buf, .len = len});
+    ev_push(
+        n,
+        (hn_ev){
+            .t = t, .type = EV_DELIVER, .node = r->node, .conn = r->conn, .data = buf, .len = len});
 }
 
 void hn_raw_handshake(hn_raw *r, uint32_t flags, const uint8_t peer_id[20])
@@ -732,8 +817,11 @@ void hn_raw_handshake(hn_raw *r, uint32_t flags, const uint8_t peer_id[20])
 
 void hn_raw_close(hn_raw *r)
 {
-    ev_push(r->net, (hn_ev){.t = r->net->now + HN_LATENCY, .type = EV_CLOSED, .node = r->node,
-                            .conn = r->conn, .reason = SH_ECLOSED});
+    ev_push(r->net, (hn_ev){.t = r->net->now + HN_LATENCY,
+                            .type = EV_CLOSED,
+                            .node = r->node,
+                            .conn = r->conn,
+                            .reason = SH_ECLOSED});
 }
 
 bool hn_raw_closed(const hn_raw *r, int *reason)
@@ -746,7 +834,8 @@ int hn_raw_next(hn_raw *r, bool *is_hs, sh_handshake *hs, sh_msg *m)
 {
     if (r->in_pos == r->in_len) return 0;
     size_t used;
-    int rc = sh_wire_decode(r->dec, r->in + r->in_pos, r->in_len - r->in_pos, &used, is_hs, hs, m, NULL);
+    int rc =
+        sh_wire_decode(r->dec, r->in + r->in_pos, r->in_len - r->in_pos, &used, is_hs, hs, m, NULL);
     r->in_pos += used;
     assert_true(rc >= 0);
     return rc;

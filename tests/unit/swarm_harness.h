@@ -46,9 +46,10 @@ typedef struct hn_node hn_node;
 typedef struct hn_raw hn_raw;
 
 typedef struct hn_node_opts {
-    bool seed;          /* starts with every piece */
-    bool corrupt;       /* serves every block with its bytes inverted */
-    uint64_t up_bps;    /* uplink bytes/s; 0: the network default */
+    bool seed;           /* starts with every piece */
+    bool corrupt;        /* serves every block with its bytes inverted */
+    uint64_t up_bps;     /* uplink bytes/s; 0: the network default */
+    sh_time verify_delay; /* hashing latency: the verify result arrives this much later */
     sh_swarm_config cfg; /* tunables; mi, have, peer_id, rng_seed are set by the harness */
 } hn_node_opts;
 
@@ -65,6 +66,8 @@ sh_addr hn_node_addr(const hn_node *x);
 sh_swarm *hn_swarm(hn_node *x);
 /* x learns y's address (as if from a tracker). */
 void hn_knows(hn_net *n, hn_node *x, hn_node *y);
+/* x learns an arbitrary address (nobody may listen there). */
+void hn_add_peer(hn_net *n, hn_node *x, const sh_addr *a, sh_peer_source src);
 
 sh_time hn_now(const hn_net *n);
 typedef bool (*hn_pred)(hn_net *n, void *ud);
@@ -75,12 +78,14 @@ bool hn_run(hn_net *n, hn_pred pred, void *ud, sh_time until);
 void hn_run_for(hn_net *n, sh_time dt);
 bool hn_all_complete(hn_net *n, void *ud);
 
-bool hn_complete(const hn_node *x);       /* SH_ACT_COMPLETE seen */
+bool hn_complete(const hn_node *x); /* SH_ACT_COMPLETE seen */
 sh_time hn_complete_at(const hn_node *x);
-bool hn_content_ok(const hn_node *x);     /* memory equals the torrent's piece space */
+bool hn_content_ok(const hn_node *x); /* memory equals the torrent's piece space */
 uint32_t hn_verify_failures(const hn_node *x);
 /* SH_ACT_CLOSE actions x queued with this reason. */
 uint32_t hn_closes(const hn_node *x, int reason);
+/* SH_ACT_CONNECTs x queued; *times gets the times of the first 64. */
+uint32_t hn_connects(const hn_node *x, const sh_time **times);
 uint64_t hn_trace_digest(const hn_net *n);
 
 /* What node x received from node y, decoded (summed over their connections). */
@@ -97,7 +102,7 @@ void hn_tap_get(const hn_node *x, const hn_node *y, hn_tap *out);
  * NULL if x refused it. */
 hn_raw *hn_raw_open(hn_net *n, hn_node *x, uint8_t ip_last);
 sh_conn_id hn_raw_conn(const hn_raw *r);
-void hn_raw_send(hn_raw *r, const void *p, size_t len);   /* arrives after the latency */
+void hn_raw_send(hn_raw *r, const void *p, size_t len); /* arrives after the latency */
 /* Sends a handshake for the torrent with the given SH_RSV_* flags; peer_id
  * NULL: one unique to this endpoint. */
 void hn_raw_handshake(hn_raw *r, uint32_t flags, const uint8_t peer_id[20]);

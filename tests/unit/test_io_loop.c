@@ -23,7 +23,6 @@ static void stop_timer(sh_loop *l, uint64_t id, void *ud)
     sh_loop_stop(l);
 }
 
-
 typedef struct trec {
     int order[16];
     int n;
@@ -61,7 +60,8 @@ static void test_timer_order_and_cancel(void **st)
     for (int i = 0; i < 6; i++) {
         ids[i] = sh_loop_timer(l, c[i].due, on_timer, &c[i]);
         assert_true(ids[i] > 0);
-        for (int j = 0; j < i; j++) assert_true(ids[i] != ids[j]);
+        for (int j = 0; j < i; j++)
+            assert_true(ids[i] != ids[j]);
     }
     sh_loop_cancel(l, ids[4]);
     sh_loop_cancel(l, ids[4]);        /* twice: harmless */
@@ -77,7 +77,8 @@ static void test_timer_order_and_cancel(void **st)
     /* A freed slot gets a new id: the old id of a fired timer cancels nothing. */
     tctx late = {&r, 99, sh_clock_now()};
     uint64_t id = sh_loop_timer(l, late.due, on_timer, &late);
-    for (int i = 0; i < 6; i++) assert_true(id != ids[i]);
+    for (int i = 0; i < 6; i++)
+        assert_true(id != ids[i]);
     sh_loop_cancel(l, ids[0]);
     assert_int_equal(sh_loop_run(l), 0);
     assert_int_equal(r.n, 6);
@@ -156,7 +157,8 @@ static void test_timer_heap_stress(void **st)
         ids[i] = sh_loop_timer(l, c[i].due, on_heap, &c[i]);
         assert_true(ids[i] > 0);
     }
-    for (int i = 0; i < HN; i += 3) sh_loop_cancel(l, ids[i]);
+    for (int i = 0; i < HN; i += 3)
+        sh_loop_cancel(l, ids[i]);
     sh_loop_timer(l, base + SH_MS(25), stop_timer, NULL);
     assert_int_equal(sh_loop_run(l), 0);
     assert_int_equal(r.n, HN - (HN + 2) / 3);
@@ -176,10 +178,10 @@ static void test_timer_heap_stress(void **st)
 /* ---- fd events ---- */
 
 typedef struct fdctx {
-    int fd_a, fd_b;    /* the two ends watched */
+    int fd_a, fd_b; /* the two ends watched */
     int reads, writes, errors;
     char got[16];
-    bool del_other;    /* in the first callback, delete the other fd */
+    bool del_other; /* in the first callback, delete the other fd */
     int calls_a, calls_b;
 } fdctx;
 
@@ -285,8 +287,10 @@ static void on_new(sh_loop *l, int fd, uint32_t ev, void *ud)
 {
     char b;
     (void)l, (void)ev;
-    if (read(fd, &b, 1) == 1) ((reuse *)ud)->new_calls++;
-    else ((reuse *)ud)->new_calls += 100; /* called with nothing to read */
+    if (read(fd, &b, 1) == 1)
+        ((reuse *)ud)->new_calls++;
+    else
+        ((reuse *)ud)->new_calls += 100; /* called with nothing to read */
 }
 
 static void on_victim(sh_loop *l, int fd, uint32_t ev, void *ud)
@@ -386,15 +390,19 @@ static void test_post_threads(void **st)
     assert_int_equal(sh_loop_new(&c.l), 0);
     pthread_t th[THREADS];
     for (int t = 0; t < THREADS; t++)
-        for (int i = 0; i < POSTS; i++) args[t][i] = (postarg){&c, t};
-    for (int t = 0; t < THREADS; t++) assert_int_equal(pthread_create(&th[t], NULL, poster, args[t]), 0);
+        for (int i = 0; i < POSTS; i++)
+            args[t][i] = (postarg){&c, t};
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, poster, args[t]), 0);
     /* A guard so a lost wake-up fails the test instead of hanging it. */
     sh_loop_timer(c.l, sh_clock_now() + SH_SEC(20), stop_timer, NULL);
     assert_int_equal(sh_loop_run(c.l), 0);
-    for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
     assert_int_equal(c.total, THREADS * POSTS);
     for (int t = 0; t < THREADS; t++)
-        for (int i = 0; i < POSTS; i++) assert_int_equal(c.seen[t][i], 1);
+        for (int i = 0; i < POSTS; i++)
+            assert_int_equal(c.seen[t][i], 1);
     assert_int_equal(sh_loop_post(c.l, NULL, NULL), SH_EINVAL);
     sh_loop_free(c.l);
 }

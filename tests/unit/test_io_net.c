@@ -219,9 +219,12 @@ int main(void)
 {
     /* SIGPIPE stays at its default during the tests: sends must not raise it. */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sockaddr_roundtrip), cmocka_unit_test(test_is_any),
-        cmocka_unit_test(test_listen_connect_accept), cmocka_unit_test(test_connect_refused),
-        cmocka_unit_test(test_udp), cmocka_unit_test(test_codes),
+        cmocka_unit_test(test_sockaddr_roundtrip),
+        cmocka_unit_test(test_is_any),
+        cmocka_unit_test(test_listen_connect_accept),
+        cmocka_unit_test(test_connect_refused),
+        cmocka_unit_test(test_udp),
+        cmocka_unit_test(test_codes),
         cmocka_unit_test(test_ignore_sigpipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

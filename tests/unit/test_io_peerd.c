@@ -13,13 +13,16 @@
 #include <shoal/mkinfo.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef FILE_SIZE /* override to benchmark: -DFILE_SIZE=... */
 #define FILE_SIZE (20u << 20)
+#endif
 #define PIECE (256u << 10)
 
 typedef struct fixture {
@@ -135,10 +138,28 @@ static char *outdir(fixture *f, const char *name)
 
 /* ---- one run: a seeder and a downloader until the download ends ---- */
 
+/* SHOAL_TEST_LOG=debug (or info, trace) shows both peers' logs. */
+static void log_sink(void *ud, sh_log_level level, const char *component, const char *msg)
+{
+    fprintf(stderr, "%8.3f %s[%s] %s: %s\n", sh_clock_seconds(sh_clock_now()), (const char *)ud,
+            component, sh_log_level_name(level), msg);
+}
+
+static sh_logger test_logger(const char *who)
+{
+    sh_logger lg = {NULL, NULL, SH_LOG_ERROR};
+    const char *env = getenv("SHOAL_TEST_LOG");
+    if (env && sh_log_level_parse(env, &lg.level) == 0) {
+        lg.fn = log_sink;
+        lg.ud = (void *)who;
+    }
+    return lg;
+}
+
 typedef struct run {
     sh_peerd_status seed, get;
-    double seconds;    /* whole run: checking, connecting, transfer */
-    sh_time trading;   /* when the downloader left CHECKING */
+    double seconds;  /* whole run: checking, connecting, transfer */
+    sh_time trading; /* when both had finished checking */
     sh_loop *loop;
     sh_peerd *seedp, *getp;
     /* a look in the middle of a slow run */
@@ -160,9 +181,16 @@ static void on_probe(sh_loop *l, uint64_t id, void *ud)
 
 static void on_event(sh_peerd *p, sh_peerd_state st, void *ud)
 {
-    (void)p;
     run *r = ud;
-    if (st == SH_PEERD_DOWNLOADING) r->trading = sh_clock_now();
+    if (p == r->seedp) { /* the seeder: trading starts when it is ready */
+        if (st == SH_PEERD_SEEDING && r->trading) r->trading = sh_clock_now();
+        return;
+    }
+    if (st == SH_PEERD_DOWNLOADING) {
+        sh_peerd_status s;
+        sh_peerd_status_get(r->seedp, &s);
+        r->trading = s.state == SH_PEERD_SEEDING ? sh_clock_now() : 1;
+    }
     if (st == SH_PEERD_SEEDING || st == SH_PEERD_FAILED) sh_loop_stop(r->loop);
 }
 
@@ -191,23 +219,34 @@ static void do_run(fixture *f, const char *out, uint64_t down_limit, uint64_t up
     sh_loop *l;
     assert_int_equal(sh_loop_new(&l), 0);
     sh_errinfo ei = {0};
-    sh_peerd_config sc = {.mi = f->mi, .seeding = true, .data_path = f->src,
-                          .listen = ip("127.0.0.2:0"), .hash_threads = 2, .upload_limit = up_limit};
+    sh_peerd_config sc = {.mi = f->mi,
+                          .seeding = true,
+                          .data_path = f->src,
+                          .listen = ip("127.0.0.2:0"),
+                          .hash_threads = 2,
+                          .upload_limit = up_limit,
+                          .log = test_logger("seed")};
     sh_peerd *seed;
     if (sh_peerd_new(l, &sc, &seed, &ei)) fail_msg("seeder: %s", ei.msg);
     sh_peerd_status_get(seed, &r->seed);
     sh_addr seed_addr = r->seed.listen;
     assert_true(seed_addr.port != 0);
 
-    sh_peerd_config gc = {.mi = f->mi, .out_dir = out, .listen = ip("127.0.0.3:0"),
-                          .peers = &seed_addr, .num_peers = 1, .download_limit = down_limit,
-                          .hash_threads = 2};
+    sh_peerd_config gc = {.mi = f->mi,
+                          .out_dir = out,
+                          .listen = ip("127.0.0.3:0"),
+                          .peers = &seed_addr,
+                          .num_peers = 1,
+                          .download_limit = down_limit,
+                          .hash_threads = 2,
+                          .log = test_logger("get")};
     sh_peerd *get;
     if (sh_peerd_new(l, &gc, &get, &ei)) fail_msg("downloader: %s", ei.msg);
     r->loop = l;
     r->seedp = seed;
     r->getp = get;
     sh_peerd_on_event(get, on_event, r);
+    sh_peerd_on_event(seed, on_event, r);
     if (down_limit) sh_loop_timer(l, sh_clock_now() + SH_MS(2500), on_probe, r);
     sh_loop_timer(l, sh_clock_now() + SH_SEC(60), on_guard, NULL);
     sh_time t0 = sh_clock_now();
@@ -243,7 +282,8 @@ static void download_then_present(unsigned version, const char *label)
     char *out = outdir(&f, "out");
     run r;
     do_run(&f, out, 0, 0, &r);
-    if (r.get.state != SH_PEERD_SEEDING) fail_msg("downloader ended %d: %s", r.get.state, r.get.error_msg);
+    if (r.get.state != SH_PEERD_SEEDING)
+        fail_msg("downloader ended %d: %s", r.get.state, r.get.error_msg);
     assert_int_equal(r.seed.state, SH_PEERD_SEEDING);
     assert_output(&f, out);
     assert_true(r.get.swarm.complete);
@@ -257,8 +297,9 @@ static void download_then_present(unsigned version, const char *label)
     assert_true(r.seed.up_rate > 0);
     assert_true(r.trading > 0 && r.get.completed > r.trading);
     double xfer = (double)(r.get.completed - r.trading) / 1e9;
-    print_message("%s: 20 MiB transferred in %.3f s = %.0f MB/s (whole run %.3f s; wire %.2f MB)\n",
-                  label, xfer, FILE_SIZE / xfer / 1e6, r.seconds, r.get.wire_down / 1e6);
+    print_message("%s: %u MiB transferred in %.3f s = %.0f MB/s (whole run %.3f s; wire %.2f MB)\n",
+                  label, FILE_SIZE >> 20, xfer, FILE_SIZE / xfer / 1e6, r.seconds,
+                  r.get.wire_down / 1e6);
 
     /* Again with the output in place: checked, complete, nothing fetched. */
     do_run(&f, out, 0, 0, &r);
@@ -291,7 +332,7 @@ static void test_rate_limited(void **st)
     do_run(&f, outdir(&f, "slow"), 5u << 20, 0, &r);
     assert_int_equal(r.get.state, SH_PEERD_SEEDING);
     assert_output(&f, outdir(&f, "slow"));
-    print_message("5 MiB/s limit: 20 MiB in %.2f s\n", r.seconds);
+    print_message("5 MiB/s limit: %u MiB in %.2f s\n", FILE_SIZE >> 20, r.seconds);
     /* 20 MiB at 5 MiB/s less the 512 KiB burst is 3.9 s. */
     assert_true(r.seconds >= 3.5);
     assert_true(r.seconds < 30);
@@ -323,7 +364,7 @@ static void test_upload_limited(void **st)
     assert_int_equal(r.get.state, SH_PEERD_SEEDING);
     assert_output(&f, outdir(&f, "up"));
     double xfer = (double)(r.get.completed - r.trading) / 1e9;
-    print_message("20 MiB/s upload limit: 20 MiB in %.2f s\n", xfer);
+    print_message("20 MiB/s upload limit: %u MiB in %.2f s\n", FILE_SIZE >> 20, xfer);
     assert_true(xfer >= 0.85);
     assert_true(r.seed.wire_up >= FILE_SIZE);
     teardown_fixture(&f);
@@ -354,6 +395,103 @@ static void test_resume(void **st)
     teardown_fixture(&f);
 }
 
+/* ---- a multi-file torrent: pieces span files (v1) or end in pads (hybrid) ---- */
+
+static const struct {
+    const char *path;
+    uint32_t len;
+} tree_files[] = {{"a.bin", (1u << 20) + 3},
+                  {"sub/b.bin", 100000},
+                  {"c.bin", (3u << 20) + 5},
+                  {"sub/deeper/d.bin", 65536},
+                  {"empty", 0}};
+#define TREE_N (sizeof tree_files / sizeof tree_files[0])
+
+static uint8_t tree_byte(size_t file, size_t i)
+{
+    return (uint8_t)(mix(file * 1000003u + i / 8) >> (8 * (i % 8)));
+}
+
+static void tree_run(unsigned version)
+{
+    char dir[64] = "/tmp/shoal-peerd-tree-XXXXXX", path[256], out[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "mkdir -p '%s/src/tree/sub/deeper' '%s/out'", dir, dir);
+    assert_int_equal(system(path), 0);
+    sh_mkinfo_opts o = {.version = version, .piece_length = 65536, .name = "tree"};
+    sh_mkinfo *m;
+    assert_int_equal(sh_mkinfo_new(&o, &m), 0);
+    for (size_t k = 0; k < TREE_N; k++)
+        assert_int_equal(sh_mkinfo_add_file(m, tree_files[k].path, tree_files[k].len, false), 0);
+    assert_int_equal(sh_mkinfo_layout(m), 0);
+    uint8_t *bufs[TREE_N];
+    for (size_t k = 0; k < TREE_N; k++) {
+        bufs[k] = malloc(tree_files[k].len + 1);
+        for (size_t i = 0; i < tree_files[k].len; i++)
+            bufs[k][i] = tree_byte(k, i);
+        snprintf(path, sizeof path, "%s/src/tree/%s", dir, tree_files[k].path);
+        write_file(path, bufs[k], tree_files[k].len);
+    }
+    /* Feed in the builder's order, not ours. */
+    for (uint32_t j = 0; j < sh_mkinfo_num_files(m); j++) {
+        uint64_t len;
+        const char *rel = sh_mkinfo_file(m, j, &len);
+        size_t k = 0;
+        while (k < TREE_N && strcmp(tree_files[k].path, rel) != 0)
+            k++;
+        assert_true(k < TREE_N);
+        assert_int_equal(sh_mkinfo_feed(m, bufs[k], len), 0);
+    }
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    assert_int_equal(sh_mkinfo_finish(m, &b), 0);
+    size_t tlen;
+    uint8_t *t = sh_bbuf_take(&b, &tlen);
+    fixture f = {0};
+    sh_errinfo ei = {0};
+    if (sh_metainfo_parse(t, tlen, &f.mi, &ei)) fail_msg("metainfo: %s", ei.msg);
+    free(t);
+    sh_bbuf_free(&b);
+    sh_mkinfo_free(m);
+
+    snprintf(f.dir, sizeof f.dir, "%s", dir);
+    snprintf(f.src, sizeof f.src, "%s/src/tree", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    run r;
+    do_run(&f, out, 0, 0, &r);
+    if (r.get.state != SH_PEERD_SEEDING)
+        fail_msg("downloader ended %d: %s", r.get.state, r.get.error_msg);
+    for (size_t k = 0; k < TREE_N; k++) {
+        snprintf(path, sizeof path, "%s/tree/%s", out, tree_files[k].path);
+        size_t n = 0;
+        uint8_t *got = read_file(path, &n);
+        if (!got) fail_msg("missing %s", path);
+        assert_int_equal(n, tree_files[k].len);
+        assert_true(n == 0 || memcmp(got, bufs[k], n) == 0);
+        free(got);
+        free(bufs[k]);
+    }
+    snprintf(path, sizeof path, "%s/tree.part", out);
+    assert_false(exists(path));
+    if (version == SH_META_HYBRID) { /* pads are never written to disk */
+        snprintf(path, sizeof path, "%s/tree/.pad", out);
+        assert_false(exists(path));
+    }
+    teardown_fixture(&f);
+}
+
+static void test_tree_hybrid(void **st)
+{
+    (void)st;
+    tree_run(SH_META_HYBRID);
+}
+
+static void test_tree_v1(void **st)
+{
+    (void)st;
+    tree_run(SH_META_V1);
+}
+
 /* The origin must not serve bad bytes: a corrupt seed fails with the pieces named. */
 static void test_bad_seed(void **st)
 {
@@ -368,8 +506,8 @@ static void test_bad_seed(void **st)
     close(fd);
     sh_loop *l;
     assert_int_equal(sh_loop_new(&l), 0);
-    sh_peerd_config sc = {.mi = f.mi, .seeding = true, .data_path = f.src,
-                          .listen = ip("127.0.0.2:0")};
+    sh_peerd_config sc = {
+        .mi = f.mi, .seeding = true, .data_path = f.src, .listen = ip("127.0.0.2:0")};
     sh_peerd *seed;
     sh_errinfo ei = {0};
     assert_int_equal(sh_peerd_new(l, &sc, &seed, &ei), 0);
@@ -393,6 +531,40 @@ static void test_bad_seed(void **st)
     teardown_fixture(&f);
 }
 
+/* A signal registered after the peer (and its hasher threads) exists must
+ * still arrive through the loop, not kill the process in a worker. */
+static void on_usr1(sh_loop *l, int signo, void *ud)
+{
+    *(int *)ud = signo;
+    sh_loop_stop(l);
+}
+
+static void test_signal_after_start(void **st)
+{
+    (void)st;
+    fixture f;
+    setup_fixture(&f, SH_META_V1);
+    sh_loop *l;
+    assert_int_equal(sh_loop_new(&l), 0);
+    sh_peerd_config sc = {.mi = f.mi,
+                          .seeding = true,
+                          .data_path = f.src,
+                          .listen = ip("127.0.0.2:0"),
+                          .hash_threads = 3};
+    sh_peerd *seed;
+    sh_errinfo ei = {0};
+    assert_int_equal(sh_peerd_new(l, &sc, &seed, &ei), 0);
+    int got = 0;
+    assert_int_equal(sh_loop_signal(l, SIGUSR1, on_usr1, &got), 0);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    sh_loop_timer(l, sh_clock_now() + SH_SEC(10), on_guard, NULL);
+    assert_int_equal(sh_loop_run(l), 0);
+    assert_int_equal(got, SIGUSR1);
+    sh_peerd_free(seed);
+    sh_loop_free(l);
+    teardown_fixture(&f);
+}
+
 static void test_ranges(void **st)
 {
     (void)st;
@@ -402,7 +574,8 @@ static void test_ranges(void **st)
     sh_bitfield_set_all(&bf);
     peerd_format_ranges(&bf, out, sizeof out);
     assert_string_equal(out, "");
-    for (uint32_t i = 3; i <= 7; i++) sh_bitfield_clear(&bf, i);
+    for (uint32_t i = 3; i <= 7; i++)
+        sh_bitfield_clear(&bf, i);
     sh_bitfield_clear(&bf, 12);
     sh_bitfield_clear(&bf, 19);
     peerd_format_ranges(&bf, out, sizeof out);
@@ -413,7 +586,8 @@ static void test_ranges(void **st)
     sh_bitfield_free(&bf);
     /* Every other piece of many: still bounded. */
     assert_int_equal(sh_bitfield_init(&bf, 100000), 0);
-    for (uint32_t i = 0; i < 100000; i += 2) sh_bitfield_set(&bf, i);
+    for (uint32_t i = 0; i < 100000; i += 2)
+        sh_bitfield_set(&bf, i);
     peerd_format_ranges(&bf, out, sizeof out);
     assert_true(strlen(out) < sizeof out);
     assert_memory_equal(out, "1, 3, 5, ", 9);
@@ -424,10 +598,11 @@ static void test_ranges(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ranges),
-        cmocka_unit_test(test_download_hybrid), cmocka_unit_test(test_download_v1),
-        cmocka_unit_test(test_rate_limited),    cmocka_unit_test(test_upload_limited),    cmocka_unit_test(test_resume),
-        cmocka_unit_test(test_bad_seed),
+        cmocka_unit_test(test_ranges),         cmocka_unit_test(test_download_hybrid),
+        cmocka_unit_test(test_download_v1),    cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_upload_limited), cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_tree_hybrid),    cmocka_unit_test(test_tree_v1),
+        cmocka_unit_test(test_bad_seed),       cmocka_unit_test(test_signal_after_start),
     };
     /* e.g. SHOAL_TEST_FILTER=test_resume to run one case */
     if (getenv("SHOAL_TEST_FILTER")) cmocka_set_test_filter(getenv("SHOAL_TEST_FILTER"));

@@ -123,9 +123,12 @@ static void test_long_run_rate(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unlimited),       cmocka_unit_test(test_burst_size),
-        cmocka_unit_test(test_refill_exact),    cmocka_unit_test(test_wait),
-        cmocka_unit_test(test_give_back_and_set_rate), cmocka_unit_test(test_long_run_rate),
+        cmocka_unit_test(test_unlimited),
+        cmocka_unit_test(test_burst_size),
+        cmocka_unit_test(test_refill_exact),
+        cmocka_unit_test(test_wait),
+        cmocka_unit_test(test_give_back_and_set_rate),
+        cmocka_unit_test(test_long_run_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

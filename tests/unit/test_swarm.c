@@ -80,6 +80,31 @@ static void test_hybrid_multi(void **st)
     seed_and_leecher(SH_META_HYBRID, three_files, 3);
 }
 
+/*
+ * Hashing slower than the network: every piece in progress can be waiting
+ * for its verify result at once, with max_partial reached. A verified piece
+ * must free its slot AND restart requesting; otherwise the link sits idle
+ * until some timer happens to refill it.
+ */
+static void test_slow_hashing_keeps_pipeline_full(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 11);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.verify_delay = SH_MS(20),
+                                                .cfg = {.max_partial = 2}});
+    hn_knows(n, l, s);
+    sh_time t0 = hn_now(n);
+    /* 1 MiB at 4 MiB/s with 34 pieces × 20 ms of hashing, two at a time:
+     * about 0.6 s. A stalled pipeline waits for a 20–30 s timer instead. */
+    assert_true(hn_run(n, hn_all_complete, NULL, t0 + SH_SEC(60)));
+    assert_true(hn_content_ok(l));
+    assert_true(hn_complete_at(l) - t0 < SH_SEC(2));
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
 
 /* ---- many peers ---- */
 
@@ -92,7 +117,8 @@ static void test_six_leechers_trade(void **st)
     hn_net *n = hn_net_new(&t, 11);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
     hn_node *l[6];
-    for (int i = 0; i < 6; i++) l[i] = hn_node_add(n, &(hn_node_opts){0});
+    for (int i = 0; i < 6; i++)
+        l[i] = hn_node_add(n, &(hn_node_opts){0});
     for (int i = 0; i < 6; i++) {
         hn_knows(n, l[i], s);
         for (int j = 0; j < 6; j++)
@@ -159,7 +185,8 @@ static uint64_t scenario_digest(uint64_t seed)
     hn_net *n = hn_net_new(&t, seed);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
     hn_node *l[3];
-    for (int i = 0; i < 3; i++) l[i] = hn_node_add(n, &(hn_node_opts){0});
+    for (int i = 0; i < 3; i++)
+        l[i] = hn_node_add(n, &(hn_node_opts){0});
     for (int i = 0; i < 3; i++) {
         hn_knows(n, l[i], s);
         hn_knows(n, l[i], l[(i + 1) % 3]);
@@ -210,7 +237,8 @@ static void test_corrupt_peer_banned(void **st)
     hn_run_for(n, SH_SEC(30));
     sh_peer_info pi[8];
     size_t np = sh_swarm_peers(hn_swarm(l), pi, 8);
-    for (size_t i = 0; i < np; i++) assert_false(sh_addr_ip_eq(&pi[i].addr, &ea));
+    for (size_t i = 0; i < np; i++)
+        assert_false(sh_addr_ip_eq(&pi[i].addr, &ea));
     hn_net_free(n);
     hn_torrent_free(&t);
 }
@@ -246,7 +274,8 @@ static void rx_drain(hn_raw *r, rx *x)
             x->got_off[x->ngot] = m.offset;
             x->got_reject[x->ngot++] = m.id == SH_MSG_REJECT;
         }
-        if ((m.id == SH_MSG_REQUEST || m.id == SH_MSG_CANCEL) && m.id == SH_MSG_REQUEST && x->nreq < 2048) {
+        if ((m.id == SH_MSG_REQUEST || m.id == SH_MSG_CANCEL) && m.id == SH_MSG_REQUEST &&
+            x->nreq < 2048) {
             x->req_piece[x->nreq] = m.piece;
             x->req_off[x->nreq++] = m.offset;
         }
@@ -437,9 +466,9 @@ static void test_hostile_inputs(void **st)
 {
     (void)st;
     static const hostile_fn cases[] = {
-        h_garbage_handshake, h_oversize,       h_request_range,    h_request_offset,
+        h_garbage_handshake, h_oversize,        h_request_range,       h_request_offset,
         h_unrequested_piece, h_second_bitfield, h_bitfield_after_have, h_have_all_no_fast,
-        h_bitfield_size,     h_bitfield_spare,  h_have_range,       h_wrong_torrent,
+        h_bitfield_size,     h_bitfield_spare,  h_have_range,          h_wrong_torrent,
         h_reject_no_fast,    h_bad_extended,
     };
     const size_t ncases = sizeof cases / sizeof cases[0];
@@ -534,7 +563,10 @@ static void test_handshake_timeout(void **st)
     hn_net *n = hn_net_new(&t, 1);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
     hn_raw *r = hn_raw_open(n, s, 60);
-    hn_raw_send(r, "\x13" "BitTorrent", 11); /* a handshake that never finishes */
+    hn_raw_send(r,
+                "\x13"
+                "BitTorrent",
+                11); /* a handshake that never finishes */
     hn_run_for(n, SH_SEC(9));
     assert_false(hn_raw_closed(r, NULL));
     hn_run_for(n, SH_SEC(2));
@@ -660,6 +692,12 @@ static void serve_block(hn_raw *r, const hn_torrent *t, uint32_t piece, uint32_t
     sh_bbuf_free(&b);
 }
 
+static uint32_t block_len(const hn_torrent *t, uint32_t piece, uint32_t off)
+{
+    uint32_t left = sh_metainfo_piece_size(t->mi, piece) - off;
+    return left < SH_WIRE_BLOCK ? left : SH_WIRE_BLOCK;
+}
+
 static void send_one(hn_raw *r, sh_msg_id id)
 {
     sh_bbuf b;
@@ -706,15 +744,17 @@ static void test_choke_voids_requests(void **st)
     assert_int_equal(ls.payload_down, 0);
     assert_int_equal(ls.wasted, SH_WIRE_BLOCK);
     send_one(r, SH_MSG_UNCHOKE);
-    hn_run_for(n, SH_MS(50));
-    rx_drain(r, &x);
-    assert_int_equal(x.nreq, 9); /* depth 5: slow start counted the late block */
-    for (uint32_t i = 0; i < 4; i++) { /* the voided blocks are asked for again */
-        bool again = false;
-        for (uint32_t k = 4; k < x.nreq; k++)
-            again |= x.req_piece[k] == x.req_piece[i] && x.req_off[k] == x.req_off[i];
-        assert_true(again);
+    /* asked again after the unchoke; serving what is asked completes the download */
+    uint32_t served = 4;
+    for (int round = 0; round < 200 && !hn_complete(l); round++) {
+        hn_run_for(n, SH_MS(20));
+        rx_drain(r, &x);
+        for (; served < x.nreq; served++)
+            serve_block(r, &t, x.req_piece[served], x.req_off[served],
+                        block_len(&t, x.req_piece[served], x.req_off[served]));
     }
+    assert_true(hn_complete(l));
+    assert_true(hn_content_ok(l));
     sh_bbuf_free(&b);
     hn_net_free(n);
     hn_torrent_free(&t);
@@ -741,14 +781,16 @@ static void test_endgame_cancels(void **st)
     rx_drain(slow, &xs);
     assert_int_equal(xf.nreq, 4); /* every block */
     assert_true(xs.nreq >= 1);    /* endgame duplicates */
-    assert_int_equal(xs.nreq, 4);     /* every block again (one at a time, runs of 1) */
+    assert_int_equal(xs.nreq, 4); /* every block again (one at a time, runs of 1) */
     /* two blocks arrive: their duplicates are cancelled, the others stand */
-    for (uint32_t i = 0; i < 2; i++) serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
+    for (uint32_t i = 0; i < 2; i++)
+        serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
     hn_run_for(n, SH_MS(50));
     rx_drain(slow, &xs);
     assert_int_equal(xs.n[SH_MSG_CANCEL], 2);
     assert_false(hn_complete(l));
-    for (uint32_t i = 2; i < 4; i++) serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
+    for (uint32_t i = 2; i < 4; i++)
+        serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
     hn_run_for(n, SH_MS(50));
     assert_true(hn_complete(l));
     assert_true(hn_content_ok(l));
@@ -799,6 +841,60 @@ static void test_upload_only_advertised(void **st)
     hn_torrent_free(&t);
 }
 
+/* A raw peer answers a request with garbage. */
+static void serve_garbage(hn_raw *r, uint32_t piece, uint32_t off, uint32_t len)
+{
+    static uint8_t junk[SH_WIRE_BLOCK];
+    memset(junk, 0xaa, sizeof junk);
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_piece_header(&b, piece, off, len);
+    sh_bbuf_raw(&b, junk, len);
+    send_msgs(r, &b);
+    sh_bbuf_free(&b);
+}
+
+/* A piece made of blocks from two peers fails: one strike each; the second
+ * such failure bans both. */
+static void test_shared_piece_strikes(void **st)
+{
+    (void)st;
+    static const uint64_t f[] = {32 * KIB};
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, f, 1); /* one piece of two blocks */
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_raw *a = raw_peer_has(n, l, 91, SH_RSV_FAST, true);
+    send_one(a, SH_MSG_UNCHOKE);
+    hn_run_for(n, SH_MS(10));
+    hn_raw *b = raw_peer_has(n, l, 92, SH_RSV_FAST, true);
+    send_one(b, SH_MSG_UNCHOKE);
+    sh_swarm_stats ls;
+    for (int round = 1; round <= 2; round++) {
+        hn_run_for(n, SH_MS(10));
+        rx xa = {0}, xb = {0};
+        rx_drain(a, &xa);
+        rx_drain(b, &xb);
+        assert_int_equal(xa.nreq, 2); /* both blocks, from each (endgame) */
+        assert_int_equal(xb.nreq, 2);
+        serve_garbage(a, 0, 0, SH_WIRE_BLOCK);
+        serve_garbage(b, 0, SH_WIRE_BLOCK, SH_WIRE_BLOCK);
+        hn_run_for(n, SH_MS(10));
+        sh_swarm_get_stats(hn_swarm(l), &ls);
+        assert_int_equal(ls.hash_failures, round);
+        assert_int_equal(ls.banned, round == 1 ? 0 : 2);
+        assert_int_equal(hn_raw_closed(a, NULL), round == 2);
+        assert_int_equal(hn_raw_closed(b, NULL), round == 2);
+    }
+    int reason = 0;
+    assert_true(hn_raw_closed(a, &reason));
+    assert_int_equal(reason, SH_EHASH);
+    assert_int_equal(ls.payload_down, 0);
+    assert_int_equal(ls.wasted, 2 * 32 * KIB);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
 /* ---- snubbing ---- */
 
 static void test_snubbed_peer(void **st)
@@ -836,7 +932,7 @@ static void test_snubbed_peer(void **st)
     }
     assert_true(hn_complete(l));
     assert_true(hn_complete_at(l) - t0 > SH_SEC(25)); /* the snub mattered */
-    assert_true(max_after <= 1); /* depth 1 while snubbed */
+    assert_true(max_after <= 1);                      /* depth 1 while snubbed */
     assert_true(hn_content_ok(l));
     hn_net_free(n);
     hn_torrent_free(&t);
@@ -916,9 +1012,12 @@ static void test_hash_request(void **st)
     assert_true(x.nhashes > 4);
     uint32_t nunc = x.nhashes - 4;
     assert_int_equal(nunc, 2); /* 16 leaves at level 1: 4-subtree root is 2 below the top */
-    assert_int_equal(sh_merkle_verify_proof(f->pieces_root, 1, 16, 4, x.hashes, 4, x.hashes + 4 * 32, nunc), 0);
+    assert_int_equal(
+        sh_merkle_verify_proof(f->pieces_root, 1, 16, 4, x.hashes, 4, x.hashes + 4 * 32, nunc), 0);
     x.hashes[5] ^= 1; /* the check can fail */
-    assert_int_equal(sh_merkle_verify_proof(f->pieces_root, 1, 16, 4, x.hashes, 4, x.hashes + 4 * 32, nunc), SH_EHASH);
+    assert_int_equal(
+        sh_merkle_verify_proof(f->pieces_root, 1, 16, 4, x.hashes, 4, x.hashes + 4 * 32, nunc),
+        SH_EHASH);
 
     /* unknown root, a layer below the piece layer, a silly length: rejects */
     uint8_t other[32];
@@ -927,7 +1026,7 @@ static void test_hash_request(void **st)
     hash_request(r, other, 1, 0, 4, 3);
     hash_request(r, f->pieces_root, 0, 0, 4, 3);
     hash_request(r, f->pieces_root, 1, 0, 1u << 20, 3);
-    hash_request(r, f->pieces_root, 1, 3, 4, 3); /* index not a multiple of length */
+    hash_request(r, f->pieces_root, 1, 3, 4, 3);  /* index not a multiple of length */
     hash_request(r, f->pieces_root, 1, 0, 4, 10); /* more proof layers than the tree has */
     hn_run_for(n, SH_MS(100));
     rx_drain(r, &x);
@@ -952,6 +1051,190 @@ static void test_hash_request_v1(void **st)
     rx x = {0};
     rx_drain(r, &x);
     assert_int_equal(x.n[SH_MSG_HASH_REJECT], 1);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+/* ---- dialing ---- */
+
+static void test_dial_backoff(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    sh_time t0 = hn_now(n);
+    sh_addr nobody = {.family = 4, .ip = {127, 0, 0, 200}, .port = 6881};
+    hn_add_peer(n, l, &nobody, SH_SRC_TRACKER);
+    hn_add_peer(n, l, &nobody, SH_SRC_PEX); /* deduplicated */
+    hn_run_for(n, SH_SEC(1000));
+    const sh_time *at;
+    uint32_t k = hn_connects(l, &at);
+    /* 10 s, doubling, at most 5 min between a failure and the next try */
+    static const unsigned expect[] = {0, 10, 30, 70, 150, 310, 610, 910};
+    assert_int_equal(k, 8);
+    for (uint32_t i = 0; i < k; i++) {
+        sh_time want = t0 + SH_SEC(expect[i]);
+        if (at[i] < want || at[i] > want + SH_MS(20))
+            fail_msg("attempt %u at %.3f s, expected %u s", i, (double)(at[i] - t0) / 1e9,
+                     expect[i]);
+    }
+    sh_swarm_stats ls;
+    sh_swarm_get_stats(hn_swarm(l), &ls);
+    assert_int_equal(ls.known, 1);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+static void test_dial_limits(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *s[5];
+    for (int i = 0; i < 5; i++)
+        s[i] = hn_node_add(n, &(hn_node_opts){.seed = true, .up_bps = 64 * KIB});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.cfg = {.max_half_open = 2, .max_conns = 3}});
+    for (int i = 0; i < 5; i++)
+        hn_knows(n, l, s[i]);
+    sh_swarm_stats ls;
+    sh_swarm_get_stats(hn_swarm(l), &ls);
+    assert_int_equal(ls.connecting, 2);
+    assert_int_equal(ls.known, 5);
+    hn_run_for(n, SH_SEC(1));
+    sh_swarm_get_stats(hn_swarm(l), &ls);
+    assert_int_equal(ls.peers, 3);
+    assert_int_equal(ls.connecting, 0);
+    assert_int_equal(hn_connects(l, NULL), 3);
+    /* and incoming connections count against the same limit */
+    assert_null(hn_raw_open(n, l, 99));
+    assert_true(hn_run(n, node0_complete, l, hn_now(n) + SH_SEC(60)));
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+/* ---- request limits ---- */
+
+static void test_request_queue_limit(void **st)
+{
+    (void)st;
+    static const uint64_t f[] = {12 * MIB};
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, f, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true, .up_bps = 64 * MIB});
+    hn_raw *r = raw_peer(n, s, 70, SH_RSV_FAST);
+    rx x = {0};
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_simple(&b, SH_MSG_INTERESTED);
+    send_msgs(r, &b);
+    wait_unchoke(n, r, &x);
+    put_requests(&b, 600); /* our queue holds 500 (the reqq we advertise) */
+    send_msgs(r, &b);
+    hn_run_for(n, SH_SEC(2));
+    rx_drain(r, &x);
+    assert_int_equal(x.n[SH_MSG_REJECT], 100);
+    assert_int_equal(x.n[SH_MSG_PIECE], 500);
+    assert_answered_once(&x, 600);
+    for (uint32_t k = 0; k < x.ngot; k++) /* the last ones are refused, in order */
+        assert_true(x.got_reject[k] == (x.got_piece[k] >= 250));
+    sh_bbuf_free(&b);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+static void test_invalid_requests(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0}); /* has nothing */
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    hn_raw *r1 = raw_peer(n, l, 70, SH_RSV_FAST);
+    for (int i = 0; i < 300; i++)
+        sh_wire_put_request(&b, SH_MSG_REQUEST, 3, 0, SH_WIRE_BLOCK);
+    send_msgs(r1, &b);
+    hn_raw *r2 = raw_peer(n, l, 71, SH_RSV_FAST);
+    for (int i = 0; i < 301; i++)
+        sh_wire_put_request(&b, SH_MSG_REQUEST, 3, 0, SH_WIRE_BLOCK);
+    send_msgs(r2, &b);
+    hn_run_for(n, SH_SEC(1));
+    rx x = {0};
+    rx_drain(r1, &x);
+    assert_int_equal(x.n[SH_MSG_REJECT], 300);
+    assert_false(hn_raw_closed(r1, NULL));
+    int reason = 0;
+    assert_true(hn_raw_closed(r2, &reason));
+    assert_int_equal(reason, SH_EPROTO);
+    sh_bbuf_free(&b);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+/* ---- allowed fast, tolerated messages ---- */
+
+static void test_allowed_fast(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_raw *r = raw_peer_has(n, l, 70, SH_RSV_FAST, true); /* has all, keeps choking */
+    hn_run_for(n, SH_MS(20));
+    rx x = {0};
+    rx_drain(r, &x);
+    assert_int_equal(x.n[SH_MSG_INTERESTED], 1);
+    assert_int_equal(x.nreq, 0);
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_have(&b, SH_MSG_ALLOWED_FAST, 5);
+    sh_wire_put_have(&b, SH_MSG_ALLOWED_FAST, 7);
+    sh_wire_put_have(&b, SH_MSG_ALLOWED_FAST, 1000); /* out of range: ignored */
+    send_msgs(r, &b);
+    hn_run_for(n, SH_MS(20));
+    rx_drain(r, &x);
+    assert_int_equal(x.nreq, 4); /* both blocks of both pieces, while choked */
+    for (uint32_t i = 0; i < x.nreq; i++)
+        assert_true(x.req_piece[i] == 5 || x.req_piece[i] == 7);
+    assert_false(hn_raw_closed(r, NULL));
+    sh_bbuf_free(&b);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+static void test_tolerated_messages(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V2, 32 * KIB, three_files, 3);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
+    hn_raw *r = raw_peer(n, s, 70, SH_RSV_FAST | SH_RSV_EXTENSION);
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_have(&b, SH_MSG_SUGGEST, 3);
+    sh_wire_put_port(&b, 6881);
+    sh_wire_put_extended(&b, 7, (const uint8_t *)"whatever", 8);
+    static const uint8_t unknown[] = {0, 0, 0, 5, 99, 1, 2, 3, 4};
+    sh_bbuf_raw(&b, unknown, sizeof unknown);
+    sh_hashreq h = {.base_layer = 1, .length = 2};
+    uint8_t hashes[64] = {0};
+    sh_wire_put_hashes(&b, &h, hashes, 2);
+    sh_wire_put_hashreq(&b, SH_MSG_HASH_REJECT, &h);
+    sh_wire_put_simple(&b, SH_MSG_KEEPALIVE);
+    sh_wire_put_extended(&b, 0, (const uint8_t *)"d1:pi7000ee", 11); /* handshake update */
+    sh_wire_put_simple(&b, SH_MSG_INTERESTED);
+    send_msgs(r, &b);
+    rx x = {0};
+    wait_unchoke(n, r, &x);
+    assert_false(hn_raw_closed(r, NULL));
+    sh_bbuf_free(&b);
     hn_net_free(n);
     hn_torrent_free(&t);
 }
@@ -1026,6 +1309,7 @@ int main(void)
         cmocka_unit_test(test_v1_multi),
         cmocka_unit_test(test_v2_multi),
         cmocka_unit_test(test_hybrid_multi),
+        cmocka_unit_test(test_slow_hashing_keeps_pipeline_full),
         cmocka_unit_test(test_six_leechers_trade),
         cmocka_unit_test(test_leecher_relays),
         cmocka_unit_test(test_deterministic),
@@ -1038,11 +1322,18 @@ int main(void)
         cmocka_unit_test(test_choke_voids_requests),
         cmocka_unit_test(test_endgame_cancels),
         cmocka_unit_test(test_upload_only_advertised),
+        cmocka_unit_test(test_shared_piece_strikes),
         cmocka_unit_test(test_snubbed_peer),
         cmocka_unit_test(test_large_requests),
         cmocka_unit_test(test_hash_request),
         cmocka_unit_test(test_hash_request_v1),
         cmocka_unit_test(test_self_and_duplicates),
+        cmocka_unit_test(test_dial_backoff),
+        cmocka_unit_test(test_dial_limits),
+        cmocka_unit_test(test_request_queue_limit),
+        cmocka_unit_test(test_invalid_requests),
+        cmocka_unit_test(test_allowed_fast),
+        cmocka_unit_test(test_tolerated_messages),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
