@@ -330,8 +330,9 @@ void sh_announcer_stop(sh_announcer *a, sh_time now)
     a->stop_deadline = now + ANN_STOP_DEADLINE;
     for (uint32_t i = 0; i < a->ntrk; i++) {
         ann_tracker *t = &a->trk[i];
-        /* a request in flight may have reached the tracker: it may know us */
-        bool knows = t->started_ok || t->phase != PH_IDLE;
+        /* an announce in flight may have reached the tracker: it may know
+         * us (a UDP connect says nothing about us) */
+        bool knows = t->started_ok || t->phase == PH_HTTP || t->phase == PH_UDP_ANNOUNCE;
         abandon(a, t);
         if (knows) start(a, t, SH_TEV_STOPPED, true, now);
     }

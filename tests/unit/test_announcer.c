@@ -741,6 +741,30 @@ static void test_udp_resolve(void **st)
     sh_announcer_free(a);
 }
 
+/* Stop while only a connect is out: the tracker cannot know us, nothing is sent. */
+static void test_udp_stop_connecting(void **st)
+{
+    (void)st;
+    sh_announcer *a = make(udp_tier, 1, 7);
+    tick(a, 0);
+    expect_connect(0);
+    sh_announcer_stop(a, SH_SEC(1));
+    assert_int_equal(drain(a), 0);
+    assert_true(sh_announcer_idle(a));
+    sh_announcer_free(a);
+
+    /* but with the announce out, it may: stopped follows */
+    a = make(udp_tier, 1, 7);
+    tick(a, 0);
+    udp_connected(a, expect_connect(0), 8, 0);
+    drain(a);
+    expect_announce(0, 8, SH_TEV_STARTED);
+    sh_announcer_stop(a, SH_SEC(1));
+    assert_int_equal(drain(a), 1);
+    expect_announce(0, 8, SH_TEV_STOPPED);
+    sh_announcer_free(a);
+}
+
 /* A UDP stopped announce that needs a connect first, cut off by the deadline. */
 static void test_udp_stop_deadline(void **st)
 {
@@ -848,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_udp_retransmit),
         cmocka_unit_test(test_udp_forged),
         cmocka_unit_test(test_udp_resolve),
+        cmocka_unit_test(test_udp_stop_connecting),
         cmocka_unit_test(test_udp_stop_deadline),
         cmocka_unit_test(test_url_check),
         cmocka_unit_test(test_determinism),
