@@ -7,7 +7,9 @@
  * trackers are tried in order and the one that answers moves to the front.
  * Events: started first, completed once when the download finishes, stopped
  * on shutdown (best effort, with a short deadline). Intervals: the
- * tracker's interval, never sooner than its min interval; a failing tracker
+ * tracker's interval, never sooner than its min interval (completed, like
+ * libtorrent's, is not held back by the min interval; no tier is announced
+ * to more often than every 5 s but for stopped); a failing tracker
  * is retried with exponential backoff (5 s doubling to 5 min) while the
  * swarm keeps trading with the peers it knows — a download never fails
  * because a tracker went away.

@@ -215,8 +215,9 @@ static void move_to_front(ann_tier *tier, uint32_t idx)
     tier->order[0] = idx;
 }
 
-/* After an answer: the tracker's interval, or the earliest allowed moment
- * when completed is still owed. */
+/* After an answer: the tracker's interval; or, when completed is still
+ * owed, 5 s from now. Like libtorrent, completed is not held back by the
+ * min interval: the tracker should learn soon that we are a seed. */
 static void schedule_after_answer(ann_tier *tier, const sh_announce_reply *r, sh_time now)
 {
     uint32_t iv = r->interval ? r->interval : ANN_DEFAULT_INTERVAL;
@@ -227,7 +228,7 @@ static void schedule_after_answer(ann_tier *tier, const sh_announce_reply *r, sh
     tier->last = now;
     tier->min_gap = max_t(SH_SEC(mi), ANN_MIN_GAP);
     tier->next = now + max_t(SH_SEC(iv), tier->min_gap);
-    if (tier->completed_pending) tier->next = now + tier->min_gap;
+    if (tier->completed_pending) tier->next = now + ANN_MIN_GAP;
 }
 
 static void finish(sh_announcer *a, ann_tracker *t)
@@ -312,7 +313,7 @@ void sh_announcer_completed(sh_announcer *a, sh_time now)
         ann_tier *tier = &a->tiers[i];
         tier->completed_pending = true;
         if (tier->active != NONE) continue; /* rescheduled when the answer comes */
-        sh_time when = tier->has_last ? max_t(now, tier->last + tier->min_gap) : now;
+        sh_time when = tier->has_last ? max_t(now, tier->last + ANN_MIN_GAP) : now;
         tier->next = min_t(tier->next, when);
     }
 }

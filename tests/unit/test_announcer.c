@@ -222,24 +222,29 @@ static void test_intervals(void **st)
     /* interval 10 but min interval 20: 20 */
     answer(a, recs[0].req, 10, 20, 0, SH_SEC(1));
     assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(21));
-    /* completed must wait for the min interval too */
+    /* completed is not held back by the min interval, only by the 5 s floor */
     sh_announcer_completed(a, SH_SEC(2));
-    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(21));
-    assert_int_equal(tick(a, SH_SEC(20)), 0);
-    assert_int_equal(tick(a, SH_SEC(21)), 1);
+    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(6));
+    assert_int_equal(tick(a, SH_SEC(6)), 1);
     expect_get(0, "http://a.test/", "completed");
-    /* no interval at all: the default 30 s */
-    answer(a, recs[0].req, 0, 0, 0, SH_SEC(22));
-    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(52));
-    tick(a, SH_SEC(52));
+    /* the periodic one after it honours the min interval again */
+    answer(a, recs[0].req, 10, 20, 0, SH_SEC(7));
+    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(27));
+    assert_int_equal(tick(a, SH_SEC(26)), 0);
+    assert_int_equal(tick(a, SH_SEC(27)), 1);
     expect_get(0, "http://a.test/", "none");
-    /* interval 1: never more often than every 5 s */
-    answer(a, recs[0].req, 1, 0, 0, SH_SEC(53));
+    /* no interval at all: the default 30 s */
+    answer(a, recs[0].req, 0, 0, 0, SH_SEC(28));
     assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(58));
     tick(a, SH_SEC(58));
+    expect_get(0, "http://a.test/", "none");
+    /* interval 1: never more often than every 5 s */
+    answer(a, recs[0].req, 1, 0, 0, SH_SEC(59));
+    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(64));
+    tick(a, SH_SEC(64));
     /* absurd interval: capped at 2 h */
-    answer(a, recs[0].req, 4000000000u, 0, 0, SH_SEC(60));
-    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(60 + 7200));
+    answer(a, recs[0].req, 4000000000u, 0, 0, SH_SEC(66));
+    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(66 + 7200));
     sh_announcer_free(a);
 }
 
