@@ -5,11 +5,12 @@
  * announce_to_all_tiers does — in a data center, an extra tracker given
  * with -t should be used, not kept as a fallback); within a tier the
  * trackers are tried in order and the one that answers moves to the front.
- * Events: started first, completed once when the download finishes, stopped
- * on shutdown (best effort, with a short deadline). Intervals: the
- * tracker's interval, never sooner than its min interval (completed, like
- * libtorrent's, is not held back by the min interval; no tier is announced
- * to more often than every 5 s but for stopped); a failing tracker
+ * Events: started first, completed once when the download finishes (at
+ * once: like libtorrent's, it is not held back by the min interval), stopped
+ * on shutdown (best effort, with a short deadline: to every tracker that
+ * knows us, after the announce in flight to it, if any, has ended).
+ * Intervals: the tracker's interval (30 s if it gives none), never sooner
+ * than its min interval nor than 5 s; a failing tracker
  * is retried with exponential backoff (5 s doubling to 5 min) while the
  * swarm keeps trading with the peers it knows — a download never fails
  * because a tracker went away.
@@ -76,7 +77,8 @@ void sh_announcer_set_totals(sh_announcer *a, uint64_t uploaded, uint64_t downlo
                              uint64_t left);
 /* The download finished: announce `completed` now. */
 void sh_announcer_completed(sh_announcer *a, sh_time now);
-/* Shutting down: announce `stopped` to every tracker that knew us. */
+/* Shutting down: announce `stopped` to every tracker that knew us, giving
+ * up after 3 s. Nothing else is announced afterwards. */
 void sh_announcer_stop(sh_announcer *a, sh_time now);
 /* True when, after stop, every stopped announce was sent or gave up. */
 bool sh_announcer_idle(const sh_announcer *a);

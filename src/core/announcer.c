@@ -215,20 +215,19 @@ static void move_to_front(ann_tier *tier, uint32_t idx)
     tier->order[0] = idx;
 }
 
-/* After an answer: the tracker's interval; or, when completed is still
- * owed, 5 s from now. Like libtorrent, completed is not held back by the
- * min interval: the tracker should learn soon that we are a seed. */
+/* After an answer: the tracker's interval; or at once when completed is
+ * still owed. Like libtorrent, completed is not held back by the min
+ * interval: the tracker should learn at once that we are a seed, and a peer
+ * that leaves right after finishing must get it out before its stopped. */
 static void schedule_after_answer(ann_tier *tier, const sh_announce_reply *r, sh_time now)
 {
     uint32_t iv = r->interval ? r->interval : ANN_DEFAULT_INTERVAL;
     uint32_t mi = r->min_interval;
     if (iv > ANN_MAX_INTERVAL) iv = ANN_MAX_INTERVAL;
     if (mi > ANN_MAX_INTERVAL) mi = ANN_MAX_INTERVAL;
-    tier->has_last = true;
-    tier->last = now;
     tier->min_gap = max_t(SH_SEC(mi), ANN_MIN_GAP);
     tier->next = now + max_t(SH_SEC(iv), tier->min_gap);
-    if (tier->completed_pending) tier->next = now + ANN_MIN_GAP;
+    if (tier->completed_pending) tier->next = now;
 }
 
 static void finish(sh_announcer *a, ann_tracker *t)
@@ -236,6 +235,15 @@ static void finish(sh_announcer *a, ann_tracker *t)
     t->phase = PH_IDLE;
     t->final = false;
     if (a->tiers[t->tier].active == (uint32_t)(t - a->trk)) a->tiers[t->tier].active = NONE;
+}
+
+/* Stopping, and the announce that was in flight has ended: now stopped,
+ * if the tracker knows us. */
+static void after_stop(sh_announcer *a, ann_tracker *t, sh_time now)
+{
+    bool go = t->stop_next && t->started_ok;
+    t->stop_next = false;
+    if (go) start(a, t, SH_TEV_STOPPED, true, now);
 }
 
 static void hand_out_peers(sh_announcer *a, ann_tracker *t, sh_announce_reply *r)
@@ -266,8 +274,12 @@ void ann_success(sh_announcer *a, ann_tracker *t, sh_announce_reply *r, sh_time 
         t->started_ok = false;
         return;
     }
-    ann_tier *tier = &a->tiers[t->tier];
     if (ev == SH_TEV_STARTED) t->started_ok = true;
+    if (a->stopping) {
+        after_stop(a, t, now);
+        return;
+    }
+    ann_tier *tier = &a->tiers[t->tier];
     if (ev == SH_TEV_COMPLETED) tier->completed_pending = false;
     move_to_front(tier, (uint32_t)(t - a->trk));
     schedule_after_answer(tier, r, now);
@@ -295,6 +307,12 @@ void ann_failure(sh_announcer *a, ann_tracker *t, const char *why, sh_time now)
     }
     if (t->fails < UINT32_MAX) t->fails++;
     t->retry_at = now + backoff(t->fails);
+    if (a->stopping) {
+        sh_log(&a->cfg.log, SH_LOG_INFO, ANN_COMPONENT, "%s: %s announce failed: %s", t->url,
+               event_text(ev), why);
+        after_stop(a, t, now);
+        return;
+    }
     sh_log(&a->cfg.log, SH_LOG_WARN, ANN_COMPONENT,
            "%s: %s announce failed: %s; retry in %llu s (failure %u)", t->url, event_text(ev),
            why, (unsigned long long)(backoff(t->fails) / SH_SEC(1)), t->fails);
@@ -313,15 +331,35 @@ void sh_announcer_completed(sh_announcer *a, sh_time now)
         ann_tier *tier = &a->tiers[i];
         tier->completed_pending = true;
         if (tier->active != NONE) continue; /* rescheduled when the answer comes */
-        sh_time when = tier->has_last ? max_t(now, tier->last + ANN_MIN_GAP) : now;
-        tier->next = min_t(tier->next, when);
+        tier->next = min_t(tier->next, now);
     }
 }
 
 static void abandon(sh_announcer *a, ann_tracker *t)
 {
     if (t->phase == PH_HTTP) ann_http_cancel(a, t);
+    t->stop_next = false;
     finish(a, t);
+}
+
+/* Stopping: who gets a stopped announce, and when. */
+static void stop_one(sh_announcer *a, ann_tracker *t, sh_time now)
+{
+    if (t->phase == PH_IDLE) {
+        if (t->started_ok) start(a, t, SH_TEV_STOPPED, true, now);
+    } else if (t->phase == PH_UDP_CONNECT) {
+        /* nothing about us was sent yet: announce stopped with the id, or not at all */
+        if (t->started_ok) {
+            t->event = SH_TEV_STOPPED;
+            t->final = true;
+        } else {
+            abandon(a, t);
+        }
+    } else {
+        /* an announce is out (a started, or a completed that should count):
+         * let it finish, then say stopped, all within the deadline */
+        t->stop_next = true;
+    }
 }
 
 void sh_announcer_stop(sh_announcer *a, sh_time now)
@@ -329,15 +367,8 @@ void sh_announcer_stop(sh_announcer *a, sh_time now)
     if (a->stopping) return;
     a->stopping = true;
     a->stop_deadline = now + ANN_STOP_DEADLINE;
-    for (uint32_t i = 0; i < a->ntrk; i++) {
-        ann_tracker *t = &a->trk[i];
-        /* an announce in flight may have reached the tracker: it may know
-         * us (a UDP connect says nothing about us) */
-        bool knows = t->started_ok || t->phase == PH_HTTP || t->phase == PH_UDP_ANNOUNCE;
-        abandon(a, t);
-        if (knows) start(a, t, SH_TEV_STOPPED, true, now);
-    }
     for (uint32_t i = 0; i < a->ntiers; i++) a->tiers[i].next = SH_TIME_NEVER;
+    for (uint32_t i = 0; i < a->ntrk; i++) stop_one(a, &a->trk[i], now);
 }
 
 bool sh_announcer_idle(const sh_announcer *a)

@@ -52,6 +52,7 @@ typedef struct ann_tracker {
     ann_phase phase;
     sh_tevent event;
     bool final;         /* the request is the stopped announce of shutdown */
+    bool stop_next;     /* stopping: announce stopped once this request ends */
     uint64_t req;       /* HTTP request id */
     uint32_t txid;      /* UDP transaction id (kept across retransmissions) */
     uint32_t tries;     /* UDP sends of the current packet */
@@ -73,8 +74,6 @@ typedef struct ann_tier {
     uint32_t count;
     uint32_t active;        /* tracker in flight for this tier, or UINT32_MAX */
     sh_time next;           /* next announce due (SH_TIME_NEVER: nothing usable) */
-    bool has_last;
-    sh_time last;           /* last successful announce */
     sh_time min_gap;        /* max(min interval, ANN_MIN_GAP) from the last answer */
     bool completed_pending; /* completed still to be told to this tier */
 } ann_tier;

@@ -176,12 +176,11 @@ static void test_event_order(void **st)
     assert_true(s.working);
     assert_int_equal(s.last_peers, 2);
 
-    /* completed: as soon as allowed (5 s after the last announce) */
+    /* completed: at once, even 2 s after started */
     sh_announcer_set_totals(a, 5, 1000, 0);
     sh_announcer_completed(a, SH_SEC(3));
-    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(6));
-    assert_int_equal(tick(a, SH_SEC(5)), 0);
-    assert_int_equal(tick(a, SH_SEC(6)), 1);
+    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(3));
+    assert_int_equal(tick(a, SH_SEC(3)), 1);
     expect_get(0, "http://a.test/announce?", "completed");
     assert_non_null(strstr(recs[0].url, "&uploaded=5&downloaded=1000&left=0"));
     answer(a, recs[0].req, 30, 0, 0, SH_SEC(7));
@@ -222,10 +221,10 @@ static void test_intervals(void **st)
     /* interval 10 but min interval 20: 20 */
     answer(a, recs[0].req, 10, 20, 0, SH_SEC(1));
     assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(21));
-    /* completed is not held back by the min interval, only by the 5 s floor */
+    /* completed is not held back by the min interval */
     sh_announcer_completed(a, SH_SEC(2));
-    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(6));
-    assert_int_equal(tick(a, SH_SEC(6)), 1);
+    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(2));
+    assert_int_equal(tick(a, SH_SEC(2)), 1);
     expect_get(0, "http://a.test/", "completed");
     /* the periodic one after it honours the min interval again */
     answer(a, recs[0].req, 10, 20, 0, SH_SEC(7));
@@ -248,7 +247,7 @@ static void test_intervals(void **st)
     sh_announcer_free(a);
 }
 
-/* completed while started is still out: sent after started, 5 s later. */
+/* completed while started is still out: sent right after started's answer. */
 static void test_completed_during_started(void **st)
 {
     (void)st;
@@ -258,11 +257,11 @@ static void test_completed_during_started(void **st)
     sh_announcer_completed(a, SH_SEC(1));
     assert_int_equal(drain(a), 0);
     answer(a, req, 60, 0, 0, SH_SEC(2));
-    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(7));
-    tick(a, SH_SEC(7));
+    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(2));
+    tick(a, SH_SEC(2));
     expect_get(0, "http://a.test/", "completed");
-    answer(a, recs[0].req, 60, 0, 0, SH_SEC(8));
-    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(68));
+    answer(a, recs[0].req, 60, 0, 0, SH_SEC(3));
+    assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(63));
     sh_announcer_free(a);
 }
 
@@ -473,20 +472,21 @@ static void test_stop(void **st)
     answer(a, ra, 30, 0, 0, SH_SEC(1));
     /* c's started is still out; b was never contacted */
     sh_announcer_stop(a, SH_SEC(2));
-    assert_int_equal(drain(a), 3);
-    assert_int_equal(recs[0].type, SH_ANN_HTTP_GET);
+    assert_int_equal(drain(a), 1);
     expect_get(0, "http://a.test/", "stopped");
-    assert_int_equal(recs[1].type, SH_ANN_CANCEL);
-    assert_int_equal(recs[1].req, rc);
-    expect_get(2, "http://c.test/", "stopped");
-    uint64_t sc = recs[2].req;
-    answer(a, recs[0].req, 30, 0, 0, SH_SEC(3));
-    assert_false(sh_announcer_idle(a));
+    assert_non_null(strstr(recs[0].url, "&numwant=0&"));
+    answer(a, recs[0].req, 30, 0, 0, SH_SEC(2));
+    assert_false(sh_announcer_idle(a)); /* c */
+    /* c's started answers: now c hears stopped (its peers are not wanted) */
+    answer(a, rc, 30, 0, 4, SH_SEC(3));
+    assert_int_equal(drain(a), 1);
+    expect_get(0, "http://c.test/", "stopped");
+    uint64_t sc = recs[0].req;
     assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(5));
     /* completed after stop: ignored */
     sh_announcer_completed(a, SH_SEC(4));
     assert_int_equal(tick(a, SH_SEC(4)), 0);
-    /* c never answers: given up at the deadline */
+    /* c does not answer the stopped: given up at the deadline */
     assert_int_equal(tick(a, SH_SEC(5)), 1);
     assert_int_equal(recs[0].type, SH_ANN_CANCEL);
     assert_int_equal(recs[0].req, sc);
@@ -496,15 +496,32 @@ static void test_stop(void **st)
     assert_int_equal(drain(a), 0);
     sh_announcer_free(a);
 
-    /* a failing stopped announce is not retried */
+    /* completed out when stop comes: completed counts, then stopped */
     a = make(one_tier, 1, 1);
     tick(a, 0);
     answer(a, recs[0].req, 30, 0, 0, 0);
+    sh_announcer_completed(a, SH_SEC(1));
+    tick(a, SH_SEC(1));
+    expect_get(0, "http://a.test/", "completed");
     sh_announcer_stop(a, SH_SEC(1));
-    drain(a);
-    fail_http(a, recs[0].req, SH_SEC(1));
+    assert_int_equal(drain(a), 0);
+    answer(a, recs[0].req, 30, 0, 0, SH_SEC(1));
+    assert_int_equal(drain(a), 1);
+    expect_get(0, "http://a.test/", "stopped");
+    /* a failing stopped announce is not retried */
+    fail_http(a, recs[0].req, SH_SEC(2));
     assert_true(sh_announcer_idle(a));
     assert_int_equal(drain(a), 0);
+    assert_int_equal(tick(a, SH_SEC(100)), 0);
+    sh_announcer_free(a);
+
+    /* a started out at stop that fails: the tracker does not know us, no stopped */
+    a = make(one_tier, 1, 1);
+    tick(a, 0);
+    sh_announcer_stop(a, SH_SEC(1));
+    fail_http(a, recs[0].req, SH_SEC(1));
+    assert_int_equal(drain(a), 0);
+    assert_true(sh_announcer_idle(a));
     sh_announcer_free(a);
 
     /* a tracker that never answered is not told we stop */
@@ -758,15 +775,32 @@ static void test_udp_stop_connecting(void **st)
     assert_true(sh_announcer_idle(a));
     sh_announcer_free(a);
 
-    /* but with the announce out, it may: stopped follows */
+    /* with the announce out, it may: stopped follows its answer */
     a = make(udp_tier, 1, 7);
     tick(a, 0);
     udp_connected(a, expect_connect(0), 8, 0);
     drain(a);
-    expect_announce(0, 8, SH_TEV_STARTED);
+    uint32_t tx = expect_announce(0, 8, SH_TEV_STARTED);
     sh_announcer_stop(a, SH_SEC(1));
-    assert_int_equal(drain(a), 1);
+    assert_int_equal(drain(a), 0);
+    udp_announced(a, &tracker9, tx, 60, 2, SH_SEC(1));
+    assert_int_equal(drain(a), 1); /* no PEERS: we are leaving */
     expect_announce(0, 8, SH_TEV_STOPPED);
+    sh_announcer_free(a);
+
+    /* a known tracker whose id expired: the pending connect leads to stopped */
+    a = make(udp_tier, 1, 7);
+    tick(a, 0);
+    udp_connected(a, expect_connect(0), 8, 0);
+    drain(a);
+    udp_announced(a, &tracker9, expect_announce(0, 8, SH_TEV_STARTED), 65, 0, 0);
+    assert_int_equal(tick(a, SH_SEC(65)), 1);
+    tx = expect_connect(0);
+    sh_announcer_stop(a, SH_SEC(65));
+    assert_int_equal(drain(a), 0);
+    udp_connected(a, tx, 9, SH_SEC(66));
+    assert_int_equal(drain(a), 1);
+    expect_announce(0, 9, SH_TEV_STOPPED);
     sh_announcer_free(a);
 }
 
