@@ -93,14 +93,21 @@ class TrackerProc:
         self.log_path = os.path.join(workdir, "tracker-%s.log" % kind)
         log = open(self.log_path, "wb")
         if kind == "opentracker":
-            # A relative whitelist path works before and after opentracker's chroot to cwd.
-            with open(os.path.join(workdir, "whitelist.txt"), "w") as f:
+            # Run as root, opentracker chroots to its -d directory and becomes
+            # "nobody", then reads the whitelist: give it a world-readable
+            # directory of its own (pytest's are 0700) and a relative path.
+            otdir = os.path.join(workdir, "opentracker")
+            os.makedirs(otdir, exist_ok=True)
+            os.chmod(otdir, 0o755)
+            with open(os.path.join(otdir, "whitelist.txt"), "w") as f:
                 for h in info_hashes if listed else []:
                     f.write(h.hex() + "\n")
                 if not listed:
                     f.write("00" * 20 + "\n")
+            os.chmod(os.path.join(otdir, "whitelist.txt"), 0o644)
             args = [OPENTRACKER, "-i", self.ip, "-p", str(self.port), "-P", str(self.port),
                     "-w", "whitelist.txt", "-d", "."]
+            workdir = otdir
         else:
             args = [shoal_bin(), "tracker", "-l", "%s:%d" % (self.ip, self.port),
                     "--udp", "%s:%d" % (self.ip, self.port), "--interval", "5", "--log-level", "info"]
@@ -113,18 +120,19 @@ class TrackerProc:
             self.wait_ready(info_hashes[0])
 
     def wait_ready(self, info_hash):
-        """opentracker loads its whitelist in the background: wait until it serves the hash
-        (with a 'stopped' announce, so no peer is added)."""
+        """opentracker loads its whitelist in the background: wait until it serves the hash.
+        The probe (port 1, from the tracker's own address) is taken out again with 'stopped'."""
         q = urllib.parse.quote_from_bytes
-        url = "%s?info_hash=%s&peer_id=%s&port=1&uploaded=0&downloaded=0&left=0&event=stopped" % (
+        url = "%s?info_hash=%s&peer_id=%s&port=1&uploaded=0&downloaded=0&left=0&numwant=0" % (
             self.http, q(info_hash), q(b"-PROBE-" + b"x" * 13))
         deadline = time.monotonic() + scaled(10)
         while time.monotonic() < deadline:
-            body = urllib.request.urlopen(url, timeout=2).read()
+            body = urllib.request.urlopen(url + "&event=started", timeout=2).read()
             if b"failure reason" not in body:
+                urllib.request.urlopen(url + "&event=stopped", timeout=2).read()
                 return
             time.sleep(0.1)
-        raise AssertionError("opentracker never accepted the hash: %r" % body)
+        raise AssertionError("opentracker never accepted the hash: %r\n%s" % (body, self.log()))
 
     @property
     def http(self):
@@ -323,12 +331,18 @@ def test_tracker_failure_reason(tmp_path, shoals, trackers):
 # ---------------------------------------------------------------- figures
 
 @NEEDS_OT
-def test_figures_tracker_vs_peer_lists(tmp_path, shoals, trackers):
-    """The same 5-peer swarm found through opentracker and given with --peer."""
+@pytest.mark.parametrize("limit", [None, "8M"], ids=["unlimited", "8MiB-per-peer"])
+def test_figures_tracker_vs_peer_lists(tmp_path, shoals, trackers, limit):
+    """The same 5-peer swarm found through opentracker and given with --peer.
+    With every upload at 8 MiB/s, T* = 5 x 32 MiB / (6 x 8 MiB/s) = 3.3 s."""
     data, torrent, t = make_payload(tmp_path, 32 * 1024 * 1024)
     tr = start_tracker(trackers, "opentracker", str(tmp_path), [t.info_hash])
-    s1, _, via_tracker = run_swarm(tmp_path, shoals, data, torrent, 5, tracker_url=tr.http, tag="trk")
+    lim = ["--upload-limit", limit] if limit else []
+    s1, _, via_tracker = run_swarm(tmp_path, shoals, data, torrent, 5, tracker_url=tr.http, tag="trk",
+                                   extra_get=lim, extra_seed=lim)
     assert s1.stop(10) == 0
-    s2, _, via_peers = run_swarm(tmp_path, shoals, data, torrent, 5, peer_lists=True, tag="peer")
+    s2, _, via_peers = run_swarm(tmp_path, shoals, data, torrent, 5, peer_lists=True, tag="peer",
+                                 extra_get=lim, extra_seed=lim)
     assert s2.stop(10) == 0
-    print("5 gets of 32 MiB: via tracker %.2f s, via --peer %.2f s" % (via_tracker, via_peers))
+    print("5 gets of 32 MiB, upload limit %s: via tracker %.2f s, via --peer %.2f s"
+          % (limit or "none", via_tracker, via_peers))
