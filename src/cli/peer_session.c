@@ -101,10 +101,12 @@ static void sample(session *s, sh_peerd_status *st)
 static void on_complete(session *s, const sh_peerd_status *st)
 {
     s->complete = true;
-    s->complete_at = sh_loop_now(s->loop);
+    /* The clock, not the loop's cached now: the event comes after the driver
+     * flushed and renamed the output, which can take a while for big files. */
+    s->complete_at = sh_clock_now();
     tp_clear(&s->tp);
     char sz[32], rate[32];
-    double t = secs(st->started, st->completed ? st->completed : s->complete_at);
+    double t = secs(st->started, s->complete_at);
     cli_fmt_bytes((double)s->mi->content_size, sz, sizeof sz);
     cli_fmt_bytes(t > 0 ? (double)st->swarm.payload_down / t : 0, rate, sizeof rate);
     fprintf(stderr, "shoal get: complete: %s/%s, %s in %.1f s (%s/s)\n", s->o->out_dir, s->mi->name,
@@ -243,8 +245,7 @@ static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
 {
     char h1[41], h2[65];
     const sh_metainfo *mi = s->mi;
-    double t =
-        s->complete && st->completed ? secs(st->started, st->completed) : secs(s->start, now);
+    double t = s->complete ? secs(st->started, s->complete_at) : secs(s->start, now);
     json_t *j = json_object();
     if (!j) return;
     json_object_set_new(j, "status", json_string(status_word(s)));
