@@ -2,7 +2,7 @@
 """lt_host.py — one process hosting one or more libtorrent peers for bench/swarm.
 
   lt_host.py --role getter|origin --torrent T --tracker URL --down-rate B
-             --up-rate U --interval S --host IP:PORT:DIR [--host ...]
+             --up-rate U --interval S [--setting KEY=VALUE]... --host IP:PORT:DIR [--host ...]
 
 Each --host is its own libtorrent session: listening and dialing from its own
 loopback IP, DHT/LSD/UPnP/NAT-PMP and uTP off, several connections per IP
@@ -56,8 +56,10 @@ def make_session(ip, port, args):
         "min_announce_interval": args.interval,
         "alert_mask": int(lt.alert_category.status | lt.alert_category.error),
     }
-    if args.aio_threads:
-        pack["aio_threads"] = args.aio_threads
+    for item in args.setting:
+        key, _, value = item.partition("=")
+        pack[key] = int(value) if value.lstrip("-").isdigit() else (
+            value == "true" if value in ("true", "false") else value)
     ses = lt.session(pack)
     everyone = lt.ip_filter()
     everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
@@ -104,7 +106,8 @@ def main():
     ap.add_argument("--down-rate", type=int, required=True)
     ap.add_argument("--up-rate", type=int, required=True)
     ap.add_argument("--interval", type=int, default=10)
-    ap.add_argument("--aio-threads", type=int, default=0)
+    ap.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="a libtorrent setting (int, true/false or string), applied last")
     ap.add_argument("--host", action="append", required=True, help="IP:PORT:DIR")
     args = ap.parse_args()
 

@@ -32,6 +32,9 @@ def header(params):
             p["peers"], fmt_bytes(p["size"]), fmt_bytes(p["rate"]), fmt_bytes(p["origin_rate"])),
         "T* = max(F/u_origin, F/d, N·F/(u_origin + N·u)) = max(%.2f, %.2f, %.2f) = %.2f s" % tuple(
             p["t_star_terms"] + [p["t_star_s"]]),
+        "torrent: %s, %s pieces of %s; tracker interval %d s" % (
+            p["torrent_version"], p["pieces"],
+            fmt_bytes(p["piece_length"]) if p["piece_length"] else "?", p["tracker_interval_s"]),
         "start: tracker, then the N downloaders (announced, nothing to fetch), "
         "then T0 = origin released; times from T0",
     ]
@@ -48,6 +51,7 @@ ROWS = [
     ("CPU s, all processes", lambda s, n, t: _num(s["cpu_total_s"], "%.1f")),
     ("CPU s, during the run", lambda s, n, t: _num(s["cpu_window_s"], "%.1f")),
     ("CPU share (of %d cores)" % cpu.ncpu(), lambda s, n, t: _pct(s["cpu_share"])),
+    ("bench's own CPU s, run", lambda s, n, t: _num(s["harness_cpu_window_s"], "%.1f")),
     ("machine busy (all load)", lambda s, n, t: "%s, peak 1 s %s" % (
         _pct(s["machine_busy_share"]), _pct(s["machine_busy_peak_1s"]))),
     ("processes", lambda s, n, t: "%d" % s["processes"]),

@@ -68,8 +68,8 @@ class LtRun(SwarmRun):
         args = [PYTHON, LT_HOST, "--role", role, "--torrent", self.torrent,
                 "--tracker", self.addrs.tracker_url(), "--down-rate", str(self.cfg.rate),
                 "--up-rate", str(up), "--interval", str(self.cfg.interval)]
-        if self.cfg.lt_aio_threads:
-            args += ["--aio-threads", str(self.cfg.lt_aio_threads)]
+        for item in self.cfg.lt_setting:
+            args += ["--setting", item]
         return args
 
     def start_getters(self):

@@ -118,6 +118,7 @@ class ShoalRun(SwarmRun):
                 "up_bytes": j.get("up_bytes"),
                 "wasted_bytes": j.get("wasted_bytes"),
                 "peers": j.get("peers"),
+                "announce_failures": p.stderr().count("announce failed"),
                 "cpu_s": p.cpu_s,
                 "mem_end_kib": p.mem,
                 "rc": p.rc,
