@@ -32,6 +32,7 @@ from conftest import scaled
 from peers import (  # noqa: F401  (shoals is a fixture)
     Torrent,
     assert_same_data,
+    bdecode_spans,
     new_ip,
     shoal_bin,
     shoal_create,
@@ -134,6 +135,15 @@ class TrackerProc:
             time.sleep(0.1)
         raise AssertionError("opentracker never accepted the hash: %r\n%s" % (body, self.log()))
 
+    def scrape(self, info_hash):
+        """{complete, downloaded, incomplete} for info_hash, by HTTP scrape (BEP 48)."""
+        url = "http://%s:%d/scrape?info_hash=%s" % (self.ip, self.port,
+                                                   urllib.parse.quote_from_bytes(info_hash))
+        body = urllib.request.urlopen(url, timeout=5).read()
+        files, _ = bdecode_spans(body)
+        entry = files[b"files"][info_hash]
+        return {k.decode(): v for k, v in entry.items() if k != "__spans__"}
+
     @property
     def http(self):
         return "http://%s:%d/announce" % (self.ip, self.port)
@@ -232,9 +242,15 @@ def test_five_peers_find_each_other(tmp_path, shoals, trackers, kind, proto):
     # the gets told the tracker they completed, and stopped when leaving
     for g in gets:
         err = g.stderr()
-        assert "completed announce ok" in err or "completed announce" in err, g.describe()
+        assert "completed announce ok" in err, g.describe()
+        assert "stopped announce ok" in err, g.describe()
+    counts = tr.scrape(t.info_hash)
+    assert counts["downloaded"] == 5, counts   # five completed events, counted
+    assert counts["incomplete"] == 0, counts   # the gets left: stopped
+    assert counts["complete"] == 1, counts     # the seed is still there
     assert seed.stop(10) == 0, seed.describe()
     assert "stopped announce ok" in seed.stderr(), seed.describe()
+    assert tr.scrape(t.info_hash)["complete"] == 0
     print("%s over %s: 5 gets complete in %.1f s" % (kind, proto, took))
 
 
