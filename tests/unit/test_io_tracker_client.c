@@ -63,7 +63,8 @@ static void on_hconn(sh_loop *l, int fd, uint32_t ev, void *ud)
             t->from[t->n++] = c->peer;
         }
         char h[256];
-        int hl = snprintf(h, sizeof h, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+        int hl = snprintf(h, sizeof h,
+                          "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                           sizeof peers_body - 1);
         send(fd, h, (size_t)hl, MSG_NOSIGNAL);
         send(fd, peers_body, sizeof peers_body - 1, MSG_NOSIGNAL);
@@ -174,7 +175,8 @@ typedef struct obs {
 static void on_peers(void *ud, const sh_tpeer *p, uint32_t n)
 {
     obs *o = ud;
-    for (uint32_t i = 0; i < n && o->npeers < 16; i++) o->peers[o->npeers++] = p[i];
+    for (uint32_t i = 0; i < n && o->npeers < 16; i++)
+        o->peers[o->npeers++] = p[i];
     if (++o->peer_calls >= (int)o->want_peer_calls) sh_loop_stop(loop);
 }
 
@@ -265,7 +267,8 @@ static void test_http(void **st)
     assert_int_equal(o.peers[1].addr.port, 7002);
     assert_int_equal(t.n, 1);
     assert_non_null(strstr(t.reqs[0], "GET /announce?info_hash=%11%11"));
-    assert_non_null(strstr(t.reqs[0], "&port=6881&uploaded=11&downloaded=22&left=33&event=started"));
+    assert_non_null(
+        strstr(t.reqs[0], "&port=6881&uploaded=11&downloaded=22&left=33&event=started"));
     assert_int_equal(t.from[0].ip[3], 4); /* sent from the IP we serve on */
     sh_tracker_status s[2];
     assert_int_equal(sh_tracker_client_status(tc, s, 2), 1);
