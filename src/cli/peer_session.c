@@ -384,7 +384,8 @@ static int start_driver(session *s, sh_errinfo *ei)
     uint32_t own = o->no_tracker ? 0 : s->mi->num_tiers;
     sh_tier *tiers = calloc((size_t)own + o->num_trackers + 1, sizeof *tiers);
     if (!tiers) return sh_errinfo_set(ei, SH_ENOMEM, 0, "out of memory");
-    for (uint32_t i = 0; i < own; i++) tiers[i] = s->mi->tiers[i];
+    for (uint32_t i = 0; i < own; i++)
+        tiers[i] = s->mi->tiers[i];
     for (size_t i = 0; i < o->num_trackers; i++)
         tiers[own + i] = (sh_tier){(char **)&o->trackers[i], 1};
     cfg.trackers = tiers;

@@ -18,8 +18,14 @@
 
 #define NONE UINT32_MAX
 
-static sh_time max_t(sh_time x, sh_time y) { return x > y ? x : y; }
-static sh_time min_t(sh_time x, sh_time y) { return x < y ? x : y; }
+static sh_time max_t(sh_time x, sh_time y)
+{
+    return x > y ? x : y;
+}
+static sh_time min_t(sh_time x, sh_time y)
+{
+    return x < y ? x : y;
+}
 
 static const char *event_text(sh_tevent ev)
 {
@@ -74,7 +80,8 @@ static int add_tracker(sh_announcer *a, ann_tier *tier, uint32_t tier_no, const 
 static uint32_t count_urls(const sh_announcer_config *cfg)
 {
     uint64_t n = 0;
-    for (uint32_t i = 0; i < cfg->num_tiers; i++) n += cfg->tiers[i].count;
+    for (uint32_t i = 0; i < cfg->num_tiers; i++)
+        n += cfg->tiers[i].count;
     return n > SH_ANN_MAX_TRACKERS ? SH_ANN_MAX_TRACKERS : (uint32_t)n;
 }
 
@@ -124,16 +131,17 @@ int sh_announcer_new(const sh_announcer_config *cfg, sh_time now, sh_announcer *
 void sh_announcer_free(sh_announcer *a)
 {
     if (!a) return;
-    for (uint32_t i = 0; i < a->ntrk; i++) free(a->trk[i].url);
-    for (uint32_t i = 0; i < a->tier_slots && a->tiers; i++) free(a->tiers[i].order);
+    for (uint32_t i = 0; i < a->ntrk; i++)
+        free(a->trk[i].url);
+    for (uint32_t i = 0; i < a->tier_slots && a->tiers; i++)
+        free(a->tiers[i].order);
     free(a->trk);
     free(a->tiers);
     ann_queue_free(a);
     free(a);
 }
 
-void sh_announcer_set_totals(sh_announcer *a, uint64_t uploaded, uint64_t downloaded,
-                             uint64_t left)
+void sh_announcer_set_totals(sh_announcer *a, uint64_t uploaded, uint64_t downloaded, uint64_t left)
 {
     a->uploaded = uploaded;
     a->downloaded = downloaded;
@@ -210,8 +218,10 @@ static void tier_due(sh_announcer *a, ann_tier *tier, sh_time now)
 static void move_to_front(ann_tier *tier, uint32_t idx)
 {
     uint32_t i = 0;
-    while (i < tier->count && tier->order[i] != idx) i++;
-    for (; i > 0 && i < tier->count; i--) tier->order[i] = tier->order[i - 1];
+    while (i < tier->count && tier->order[i] != idx)
+        i++;
+    for (; i > 0 && i < tier->count; i--)
+        tier->order[i] = tier->order[i - 1];
     tier->order[0] = idx;
 }
 
@@ -289,7 +299,8 @@ void ann_success(sh_announcer *a, ann_tracker *t, sh_announce_reply *r, sh_time 
 static sh_time backoff(uint32_t fails)
 {
     sh_time d = ANN_BACKOFF_FIRST;
-    for (uint32_t i = 1; i < fails && d < ANN_BACKOFF_MAX; i++) d *= 2;
+    for (uint32_t i = 1; i < fails && d < ANN_BACKOFF_MAX; i++)
+        d *= 2;
     return min_t(d, ANN_BACKOFF_MAX);
 }
 
@@ -314,8 +325,8 @@ void ann_failure(sh_announcer *a, ann_tracker *t, const char *why, sh_time now)
         return;
     }
     sh_log(&a->cfg.log, SH_LOG_WARN, ANN_COMPONENT,
-           "%s: %s announce failed: %s; retry in %llu s (failure %u)", t->url, event_text(ev),
-           why, (unsigned long long)(backoff(t->fails) / SH_SEC(1)), t->fails);
+           "%s: %s announce failed: %s; retry in %llu s (failure %u)", t->url, event_text(ev), why,
+           (unsigned long long)(backoff(t->fails) / SH_SEC(1)), t->fails);
     /* the tier's next tracker now, if one is not backing off */
     uint32_t pick;
     a->tiers[t->tier].next = tier_wake(a, &a->tiers[t->tier], now, &pick);
@@ -367,8 +378,10 @@ void sh_announcer_stop(sh_announcer *a, sh_time now)
     if (a->stopping) return;
     a->stopping = true;
     a->stop_deadline = now + ANN_STOP_DEADLINE;
-    for (uint32_t i = 0; i < a->ntiers; i++) a->tiers[i].next = SH_TIME_NEVER;
-    for (uint32_t i = 0; i < a->ntrk; i++) stop_one(a, &a->trk[i], now);
+    for (uint32_t i = 0; i < a->ntiers; i++)
+        a->tiers[i].next = SH_TIME_NEVER;
+    for (uint32_t i = 0; i < a->ntrk; i++)
+        stop_one(a, &a->trk[i], now);
 }
 
 bool sh_announcer_idle(const sh_announcer *a)

@@ -42,8 +42,8 @@ static ann_tracker *find_req(sh_announcer *a, uint64_t req)
 }
 
 /* A non-200 answer: the status, and the tracker's own reason if the body has one. */
-static void http_error(sh_announcer *a, ann_tracker *t, int status, const uint8_t *body,
-                       size_t len, sh_time now)
+static void http_error(sh_announcer *a, ann_tracker *t, int status, const uint8_t *body, size_t len,
+                       sh_time now)
 {
     char why[160];
     sh_announce_reply r;

@@ -11,17 +11,17 @@
 #include <shoal/rng.h>
 
 #define ANN_COMPONENT "tracker"
-#define ANN_URL_MAX 2048u                /* longer tracker URLs are refused */
-#define ANN_HOST_MAX 256u                /* a DNS name is at most 253 characters */
-#define ANN_MIN_GAP SH_SEC(5)            /* never announce to a tier more often */
-#define ANN_DEFAULT_INTERVAL 30u         /* seconds, when a tracker gives none */
-#define ANN_MAX_INTERVAL 7200u           /* a tracker asking for more gets this */
+#define ANN_URL_MAX 2048u        /* longer tracker URLs are refused */
+#define ANN_HOST_MAX 256u        /* a DNS name is at most 253 characters */
+#define ANN_MIN_GAP SH_SEC(5)    /* never announce to a tier more often */
+#define ANN_DEFAULT_INTERVAL 30u /* seconds, when a tracker gives none */
+#define ANN_MAX_INTERVAL 7200u   /* a tracker asking for more gets this */
 #define ANN_BACKOFF_FIRST SH_SEC(5)
 #define ANN_BACKOFF_MAX SH_SEC(300)
 #define ANN_HTTP_TIMEOUT SH_SEC(15)
-#define ANN_UDP_RTO SH_SEC(2)            /* first retransmission; doubles */
+#define ANN_UDP_RTO SH_SEC(2) /* first retransmission; doubles */
 #define ANN_UDP_TRIES 4u
-#define ANN_UDP_CONN_TTL SH_SEC(60)      /* BEP 15: a connection id lasts a minute */
+#define ANN_UDP_CONN_TTL SH_SEC(60) /* BEP 15: a connection id lasts a minute */
 #define ANN_STOP_DEADLINE SH_SEC(3)
 
 typedef enum ann_kind { KIND_BAD = 0, KIND_HTTP = 1, KIND_UDP = 2 } ann_kind;
@@ -42,7 +42,7 @@ typedef struct ann_tracker {
     /* UDP: where, and the cached connection id */
     char host[ANN_HOST_MAX];
     uint16_t port;
-    bool resolved;   /* addr is known: answers are accepted only from it */
+    bool resolved; /* addr is known: answers are accepted only from it */
     sh_addr addr;
     bool has_conn;
     uint64_t conn_id;
@@ -51,26 +51,26 @@ typedef struct ann_tracker {
     /* the request in flight */
     ann_phase phase;
     sh_tevent event;
-    bool final;         /* the request is the stopped announce of shutdown */
-    bool stop_next;     /* stopping: announce stopped once this request ends */
-    uint64_t req;       /* HTTP request id */
-    uint32_t txid;      /* UDP transaction id (kept across retransmissions) */
-    uint32_t tries;     /* UDP sends of the current packet */
-    sh_time deadline;   /* HTTP timeout or UDP retransmission */
-    uint8_t pkt[98];    /* UDP packet in flight, resent as is */
+    bool final;       /* the request is the stopped announce of shutdown */
+    bool stop_next;   /* stopping: announce stopped once this request ends */
+    uint64_t req;     /* HTTP request id */
+    uint32_t txid;    /* UDP transaction id (kept across retransmissions) */
+    uint32_t tries;   /* UDP sends of the current packet */
+    sh_time deadline; /* HTTP timeout or UDP retransmission */
+    uint8_t pkt[98];  /* UDP packet in flight, resent as is */
     size_t pkt_len;
 
     /* history */
-    bool started_ok;    /* answered a started announce: it knows us */
-    bool working;       /* the last announce succeeded */
-    uint32_t fails;     /* consecutive failures */
-    sh_time retry_at;   /* backoff: not contacted before */
+    bool started_ok;  /* answered a started announce: it knows us */
+    bool working;     /* the last announce succeeded */
+    uint32_t fails;   /* consecutive failures */
+    sh_time retry_at; /* backoff: not contacted before */
     uint32_t last_peers;
     char last_error[128];
 } ann_tracker;
 
 typedef struct ann_tier {
-    uint32_t *order;        /* tracker indices, the one that last answered first */
+    uint32_t *order; /* tracker indices, the one that last answered first */
     uint32_t count;
     uint32_t active;        /* tracker in flight for this tier, or UINT32_MAX */
     sh_time next;           /* next announce due (SH_TIME_NEVER: nothing usable) */

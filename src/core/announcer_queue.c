@@ -21,7 +21,8 @@ static int grow(sh_announcer *a)
     size_t cap = a->qcap ? a->qcap * 2 : 16;
     ann_qitem *q = malloc(cap * sizeof *q);
     if (!q) return SH_ENOMEM;
-    for (size_t i = 0; i < a->qlen; i++) q[i] = a->q[(a->qhead + i) % a->qcap];
+    for (size_t i = 0; i < a->qlen; i++)
+        q[i] = a->q[(a->qhead + i) % a->qcap];
     free(a->q);
     a->q = q;
     a->qcap = cap;

@@ -18,8 +18,8 @@ static bool prefix_ci(const char *s, const char *p)
 
 static bool host_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 /* The host part at s: "[v6]" or a name/IPv4; *end past it, text into host. */
@@ -36,7 +36,8 @@ static int parse_host(const char *s, const char **end, char *host, sh_errinfo *e
         memcpy(host, s + 1, n);
         *end = close + 1;
     } else {
-        for (n = 0; host_char(s[n]); n++) {}
+        for (n = 0; host_char(s[n]); n++) {
+        }
         if (n == 0) return sh_errinfo_set(ei, SH_EINVAL, 0, "no host");
         if (n >= ANN_HOST_MAX) return sh_errinfo_set(ei, SH_EINVAL, 0, "host name too long");
         memcpy(host, s, n);
@@ -52,7 +53,8 @@ static int parse_port(const char *s, const char **end, uint16_t *port, sh_errinf
     s++;
     unsigned v = 0;
     size_t n = 0;
-    while (s[n] >= '0' && s[n] <= '9' && n < 6) v = v * 10 + (unsigned)(s[n++] - '0');
+    while (s[n] >= '0' && s[n] <= '9' && n < 6)
+        v = v * 10 + (unsigned)(s[n++] - '0');
     if (n == 0 || n > 5 || v == 0 || v > 65535)
         return sh_errinfo_set(ei, SH_EINVAL, 0, "bad port (1-65535)");
     *port = (uint16_t)v;

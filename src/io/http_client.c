@@ -37,15 +37,15 @@ typedef struct http_req {
 struct sh_http_client {
     sh_loop *loop;
     CURLM *multi;
-    char iface[80];      /* "host!<ip>", or empty */
+    char iface[80]; /* "host!<ip>", or empty */
     size_t max_body;
     long timeout_ms;
-    uint64_t timer;      /* loop timer for curl, 0 if none */
+    uint64_t timer; /* loop timer for curl, 0 if none */
     uint64_t next_id;
-    http_req *active;    /* transfers curl is running */
+    http_req *active; /* transfers curl is running */
     size_t nactive;
-    http_req *done;      /* finished, callbacks not yet run */
-    int *fds;            /* sockets registered with the loop for curl */
+    http_req *done; /* finished, callbacks not yet run */
+    int *fds;       /* sockets registered with the loop for curl */
     size_t nfds, capfds;
     bool closing;
 };
@@ -53,7 +53,10 @@ struct sh_http_client {
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
-static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 /* ---- sockets and timer: curl → loop ---- */
 
@@ -161,7 +164,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     }
     if (r->len + n > r->cap) {
         size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n) cap *= 2;
+        while (cap < r->len + n)
+            cap *= 2;
         if (cap > r->max_body) cap = r->max_body;
         uint8_t *b = realloc(r->body, cap);
         if (!b) return 0;
@@ -251,14 +255,18 @@ void sh_http_cancel(sh_http_client *c, uint64_t id)
         if (r->id == id) r->cancelled = true; /* finished, callback not yet run */
 }
 
-size_t sh_http_pending(const sh_http_client *c) { return c ? c->nactive : 0; }
+size_t sh_http_pending(const sh_http_client *c)
+{
+    return c ? c->nactive : 0;
+}
 
 /* ---- completions ---- */
 
 static void collect(sh_http_client *c)
 {
     http_req **tail = &c->done;
-    while (*tail) tail = &(*tail)->next;
+    while (*tail)
+        tail = &(*tail)->next;
     CURLMsg *m;
     int left = 0;
     while ((m = curl_multi_info_read(c->multi, &left))) {
@@ -312,7 +320,8 @@ static void set_iface(sh_http_client *c, const char *ip)
     sh_addr a;
     if (!ip || !ip[0] || sh_addr_parse_ip(ip, strlen(ip), &a)) return;
     bool any = true;
-    for (int i = 0; i < (a.family == 4 ? 4 : 16); i++) any = any && a.ip[i] == 0;
+    for (int i = 0; i < (a.family == 4 ? 4 : 16); i++)
+        any = any && a.ip[i] == 0;
     if (!any) snprintf(c->iface, sizeof c->iface, "host!%s", ip);
 }
 
@@ -345,7 +354,8 @@ void sh_http_client_free(sh_http_client *c)
 {
     if (!c) return;
     c->closing = true;
-    while (c->active) sh_http_cancel(c, c->active->id);
+    while (c->active)
+        sh_http_cancel(c, c->active->id);
     while (c->done) {
         http_req *r = c->done;
         c->done = r->next;
@@ -353,7 +363,8 @@ void sh_http_client_free(sh_http_client *c)
     }
     /* curl may keep idle connections open: take them off the loop before
      * curl closes them, so no stale registration outlives the fd */
-    for (size_t i = 0; i < c->nfds; i++) sh_loop_del(c->loop, c->fds[i]);
+    for (size_t i = 0; i < c->nfds; i++)
+        sh_loop_del(c->loop, c->fds[i]);
     c->nfds = 0;
     curl_multi_cleanup(c->multi);
     if (c->timer) sh_loop_cancel(c->loop, c->timer);

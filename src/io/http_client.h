@@ -24,9 +24,9 @@
 #define SH_HTTP_TIMEOUT_DEFAULT SH_SEC(15)
 
 typedef struct sh_http_config {
-    const char *source_ip;   /* IP literal to send from; NULL, "" or an "any" address: any */
-    size_t max_body;         /* bytes (after decompression); 0 → SH_HTTP_MAX_BODY_DEFAULT */
-    sh_time timeout;         /* whole request; 0 → SH_HTTP_TIMEOUT_DEFAULT */
+    const char *source_ip; /* IP literal to send from; NULL, "" or an "any" address: any */
+    size_t max_body;       /* bytes (after decompression); 0 → SH_HTTP_MAX_BODY_DEFAULT */
+    sh_time timeout;       /* whole request; 0 → SH_HTTP_TIMEOUT_DEFAULT */
 } sh_http_config;
 
 /*

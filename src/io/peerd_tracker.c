@@ -20,7 +20,8 @@
 static void free_tiers(sh_tier *t, uint32_t n)
 {
     for (uint32_t i = 0; t && i < n; i++) {
-        for (uint32_t j = 0; j < t[i].count; j++) free(t[i].urls[j]);
+        for (uint32_t j = 0; j < t[i].count; j++)
+            free(t[i].urls[j]);
         free(t[i].urls);
     }
     free(t);
@@ -97,13 +98,15 @@ static void start(sh_peerd *p)
     sh_errinfo ei = {0};
     int rc = sh_tracker_client_new(p->loop, &c, &p->trk, &ei);
     if (rc)
-        sh_log(&p->log, SH_LOG_WARN, "peerd", "trackers disabled: %s", ei.msg[0] ? ei.msg : sh_strerror(rc));
+        sh_log(&p->log, SH_LOG_WARN, "peerd", "trackers disabled: %s",
+               ei.msg[0] ? ei.msg : sh_strerror(rc));
 }
 
 void peerd_tracker_state(sh_peerd *p, sh_peerd_state from, sh_peerd_state to)
 {
     if (!p->ntiers || p->shut) return;
-    if (!p->trk && from == SH_PEERD_CHECKING && (to == SH_PEERD_DOWNLOADING || to == SH_PEERD_SEEDING))
+    if (!p->trk && from == SH_PEERD_CHECKING &&
+        (to == SH_PEERD_DOWNLOADING || to == SH_PEERD_SEEDING))
         start(p);
     if (p->trk && from == SH_PEERD_DOWNLOADING && to == SH_PEERD_SEEDING)
         sh_tracker_client_completed(p->trk);

@@ -26,8 +26,8 @@
 
 #define COMPONENT "tracker"
 #define DNS_TTL SH_SEC(300)
-#define UDP_BUF 8192      /* 200 IPv6 peers fit (20 + 18 * 200 bytes) */
-#define UDP_READS 64      /* datagrams per wake-up */
+#define UDP_BUF 8192            /* 200 IPv6 peers fit (20 + 18 * 200 bytes) */
+#define UDP_READS 64            /* datagrams per wake-up */
 #define HTTP_TIMEOUT SH_SEC(20) /* a backstop: the announcer cancels at 15 s */
 
 typedef struct hmap {
@@ -69,7 +69,10 @@ struct sh_tracker_client {
 
 static void pump(sh_tracker_client *tc);
 
-static sh_time now_ns(void) { return sh_clock_now(); }
+static sh_time now_ns(void)
+{
+    return sh_clock_now();
+}
 
 static void refresh_totals(sh_tracker_client *tc)
 {
@@ -83,7 +86,8 @@ static void refresh_totals(sh_tracker_client *tc)
 static hmap *find_http(sh_tracker_client *tc, uint64_t http_id, uint64_t ann_req)
 {
     for (size_t i = 0; i < tc->nreqs; i++)
-        if ((http_id && tc->reqs[i].http_id == http_id) || (ann_req && tc->reqs[i].ann_req == ann_req))
+        if ((http_id && tc->reqs[i].http_id == http_id) ||
+            (ann_req && tc->reqs[i].ann_req == ann_req))
             return &tc->reqs[i];
     return NULL;
 }
@@ -117,7 +121,8 @@ static void http_get(sh_tracker_client *tc, const sh_ann_action *a)
         hmap *v = realloc(tc->reqs, cap * sizeof *v);
         if (!v) {
             static const char oom[] = "out of memory";
-            sh_announcer_http_done(tc->ann, a->req, 0, (const uint8_t *)oom, sizeof oom - 1, now_ns());
+            sh_announcer_http_done(tc->ann, a->req, 0, (const uint8_t *)oom, sizeof oom - 1,
+                                   now_ns());
             return;
         }
         tc->reqs = v;
@@ -316,7 +321,8 @@ static void pump(sh_tracker_client *tc)
     sh_time now = now_ns();
     if (sh_announcer_next_deadline(tc->ann) <= now) sh_announcer_on_timer(tc->ann, now);
     sh_ann_action a;
-    while (sh_announcer_next_action(tc->ann, &a)) act(tc, &a);
+    while (sh_announcer_next_action(tc->ann, &a))
+        act(tc, &a);
     rearm(tc);
     tc->pumping = false;
     if (tc->stopping && !tc->idle_told && sh_announcer_idle(tc->ann)) {
@@ -343,9 +349,13 @@ static int make_parts(sh_tracker_client *tc, const sh_tracker_client_config *cfg
 {
     uint32_t key = 0;
     if (getrandom(&key, sizeof key, 0) != (ssize_t)sizeof key) key = (uint32_t)cfg->seed;
-    sh_announcer_config ac = {
-        .tiers = cfg->tiers, .num_tiers = cfg->num_tiers, .port = cfg->listen.port,
-        .key = key, .numwant = cfg->numwant, .seed = cfg->seed, .log = cfg->log};
+    sh_announcer_config ac = {.tiers = cfg->tiers,
+                              .num_tiers = cfg->num_tiers,
+                              .port = cfg->listen.port,
+                              .key = key,
+                              .numwant = cfg->numwant,
+                              .seed = cfg->seed,
+                              .log = cfg->log};
     memcpy(ac.info_hash, cfg->info_hash, 20);
     memcpy(ac.peer_id, cfg->peer_id, 20);
     int rc = sh_announcer_new(&ac, now_ns(), &tc->ann);
@@ -365,7 +375,8 @@ static int make_parts(sh_tracker_client *tc, const sh_tracker_client_config *cfg
 int sh_tracker_client_new(sh_loop *loop, const sh_tracker_client_config *cfg,
                           sh_tracker_client **out, sh_errinfo *ei)
 {
-    if (!loop || !cfg || !out) return sh_errinfo_set(ei, SH_EINVAL, 0, "tracker client: bad arguments");
+    if (!loop || !cfg || !out)
+        return sh_errinfo_set(ei, SH_EINVAL, 0, "tracker client: bad arguments");
     sh_tracker_client *tc = calloc(1, sizeof *tc);
     if (!tc) return sh_errinfo_set(ei, SH_ENOMEM, 0, "out of memory");
     tc->loop = loop;

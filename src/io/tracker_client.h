@@ -27,14 +27,14 @@ typedef void (*sh_tracker_totals_fn)(void *ud, uint64_t *uploaded, uint64_t *dow
 typedef void (*sh_tracker_idle_fn)(void *ud);
 
 typedef struct sh_tracker_client_config {
-    const sh_tier *tiers;  /* borrowed during new only */
+    const sh_tier *tiers; /* borrowed during new only */
     uint32_t num_tiers;
     uint8_t info_hash[20]; /* v1 hash, or the v2 hash cut to 20 bytes */
     uint8_t peer_id[20];
-    sh_addr listen;        /* where we serve: its port is announced; its IP (unless
-                              "any") is the source of every HTTP and UDP announce */
-    uint32_t numwant;      /* 0: SH_NUMWANT_DEFAULT */
-    uint64_t seed;         /* for the announcer's transaction ids */
+    sh_addr listen;   /* where we serve: its port is announced; its IP (unless
+                         "any") is the source of every HTTP and UDP announce */
+    uint32_t numwant; /* 0: SH_NUMWANT_DEFAULT */
+    uint64_t seed;    /* for the announcer's transaction ids */
     sh_logger log;
     sh_tracker_peers_fn on_peers;
     sh_tracker_totals_fn totals;

@@ -77,7 +77,8 @@ static void on_udp(st *s, const sh_ann_action *a)
     }
     /* after stop: only a retransmission of an announce that was already out */
     bool resend = s->nearly == 64;
-    for (size_t i = 0; i < s->nearly; i++) resend = resend || s->early[i] == tx;
+    for (size_t i = 0; i < s->nearly; i++)
+        resend = resend || s->early[i] == tx;
     CHECK(resend);
 }
 

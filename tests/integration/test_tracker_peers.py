@@ -32,7 +32,9 @@ from conftest import scaled
 from peers import (  # noqa: F401  (shoals is a fixture)
     Torrent,
     assert_same_data,
+    bdecode_spans,
     new_ip,
+    run_shoal,
     shoal_bin,
     shoal_create,
     shoals,
@@ -86,10 +88,10 @@ def wait_tcp(ip, port, timeout=10):
 class TrackerProc:
     """A tracker process: opentracker or shoal tracker, HTTP and UDP on one port."""
 
-    def __init__(self, kind, workdir, info_hashes, listed=True):
+    def __init__(self, kind, workdir, info_hashes, listed=True, ip=None, port=None):
         self.kind = kind
-        self.ip = new_ip()
-        self.port = free_port_both(self.ip)
+        self.ip = ip or new_ip()
+        self.port = port or free_port_both(self.ip)
         self.log_path = os.path.join(workdir, "tracker-%s.log" % kind)
         log = open(self.log_path, "wb")
         if kind == "opentracker":
@@ -133,6 +135,15 @@ class TrackerProc:
                 return
             time.sleep(0.1)
         raise AssertionError("opentracker never accepted the hash: %r\n%s" % (body, self.log()))
+
+    def scrape(self, info_hash):
+        """{complete, downloaded, incomplete} for info_hash, by HTTP scrape (BEP 48)."""
+        url = "http://%s:%d/scrape?info_hash=%s" % (self.ip, self.port,
+                                                   urllib.parse.quote_from_bytes(info_hash))
+        body = urllib.request.urlopen(url, timeout=5).read()
+        files, _ = bdecode_spans(body)
+        entry = files[b"files"][info_hash]
+        return {k.decode(): v for k, v in entry.items() if k != "__spans__"}
 
     @property
     def http(self):
@@ -232,10 +243,45 @@ def test_five_peers_find_each_other(tmp_path, shoals, trackers, kind, proto):
     # the gets told the tracker they completed, and stopped when leaving
     for g in gets:
         err = g.stderr()
-        assert "completed announce ok" in err or "completed announce" in err, g.describe()
+        assert "completed announce ok" in err, g.describe()
+        assert "stopped announce ok" in err, g.describe()
+    counts = tr.scrape(t.info_hash)
+    assert counts["downloaded"] == 5, counts   # five completed events, counted
+    assert counts["incomplete"] == 0, counts   # the gets left: stopped
+    assert counts["complete"] == 1, counts     # the seed is still there
     assert seed.stop(10) == 0, seed.describe()
     assert "stopped announce ok" in seed.stderr(), seed.describe()
+    assert tr.scrape(t.info_hash)["complete"] == 0
     print("%s over %s: 5 gets complete in %.1f s" % (kind, proto, took))
+
+
+# ---------------------------------------------------------------- the torrent's own trackers
+
+@NEEDS_OT
+def test_trackers_from_the_torrent(tmp_path, shoals, trackers):
+    """A torrent made with -t: seed and gets announce there with no -t of their own;
+    --no-tracker leaves it out."""
+    data = write_random(str(tmp_path / "payload.bin"), 4 * 1024 * 1024)
+    ip = new_ip()
+    port = free_port_both(ip)
+    url = "http://%s:%d/announce" % (ip, port)
+    torrent = str(tmp_path / "payload.torrent")
+    r = run_shoal(["create", "--hybrid", "--no-date", "-f", "-t", url, "-o", torrent, data])
+    assert r.returncode == 0, r.stderr
+    t = Torrent(torrent)
+    tr = TrackerProc("opentracker", str(tmp_path), [t.info_hash], ip=ip, port=port)
+    trackers.append(tr)
+    seed, gets, _ = run_swarm(tmp_path, shoals, data, torrent, 2)
+    for g in gets:
+        assert [x["url"] for x in g.json()["trackers"]] == [url]
+        assert g.json()["trackers"][0]["working"] is True
+    lone = start_get(shoals, str(tmp_path), torrent, str(tmp_path / "lone"), peers=[seed.addr],
+                     extra=["--no-tracker", "--json", "--log-level", "info"], name="lone")
+    assert lone.wait(60) == 0, lone.describe()
+    assert lone.json()["trackers"] == []
+    assert "announce" not in lone.stderr()
+    assert seed.stop(10) == 0, seed.describe()
+    assert "stopped announce ok" in seed.stderr()
 
 
 # ---------------------------------------------------------------- the tracker dies mid-swarm

@@ -139,7 +139,8 @@ static void expect_get(size_t i, const char *base, const char *event)
 {
     assert_true(i < nrec);
     assert_int_equal(recs[i].type, SH_ANN_HTTP_GET);
-    if (strncmp(recs[i].url, base, strlen(base)) != 0) fail_msg("url %s, want %s", recs[i].url, base);
+    if (strncmp(recs[i].url, base, strlen(base)) != 0)
+        fail_msg("url %s, want %s", recs[i].url, base);
     assert_string_equal(event_of(&recs[i]), event);
 }
 
@@ -314,7 +315,8 @@ static void test_failure_texts(void **st)
         {200, "d14:failure reason36:Requested download is not authorizede",
          "failure reason \"Requested download is not authorized\""},
         {200, "<html>nope</html>", "bad answer: "},
-        {200, "d8:intervali30e5:peers5:abcdee", "bad answer: peers length 5 is not a multiple of 6"},
+        {200, "d8:intervali30e5:peers5:abcdee",
+         "bad answer: peers length 5 is not a multiple of 6"},
         {200, "", "bad answer: "},
         {404, "d14:failure reason4:gonee", "HTTP 404: failure reason \"gone\""},
         {500, "oops", "HTTP 500"},
@@ -544,7 +546,10 @@ static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static uint64_t be64(const uint8_t *p) { return (uint64_t)be32(p) << 32 | be32(p + 4); }
+static uint64_t be64(const uint8_t *p)
+{
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
 
 /* The connect request just sent; returns its txid. */
 static uint32_t expect_connect(size_t i)
@@ -755,8 +760,7 @@ static void test_udp_resolve(void **st)
     tx = expect_announce(0, 1, SH_TEV_STARTED);
     /* the name stops resolving */
     sh_announcer_udp_failed(a, "tracker.example", 6969, SH_MS(3));
-    assert_string_equal(status_of(a, 0).last_error,
-                        "cannot resolve or reach Tracker.Example:6969");
+    assert_string_equal(status_of(a, 0).last_error, "cannot resolve or reach Tracker.Example:6969");
     assert_int_equal(sh_announcer_next_deadline(a), SH_MS(3) + SH_SEC(5));
     sh_announcer_udp_failed(a, "tracker.example", 6969, SH_MS(4)); /* nothing in flight */
     assert_int_equal(status_of(a, 0).fails, 1);
@@ -815,7 +819,7 @@ static void test_udp_stop_deadline(void **st)
     udp_announced(a, &tracker9, expect_announce(0, 3, SH_TEV_STARTED), 100, 0, 0);
     sh_announcer_stop(a, SH_SEC(90));
     assert_int_equal(drain(a), 1);
-    expect_connect(0); /* the id is 90 s old */
+    expect_connect(0);                        /* the id is 90 s old */
     assert_int_equal(tick(a, SH_SEC(92)), 1); /* retransmission */
     expect_connect(0);
     assert_int_equal(sh_announcer_next_deadline(a), SH_SEC(93));
@@ -829,8 +833,9 @@ static void test_udp_stop_deadline(void **st)
 static void test_url_check(void **st)
 {
     (void)st;
-    const char *good[] = {"http://t/announce", "HTTPS://t.example:443/a?x=1", "udp://t:1",
-                          "udp://10.0.0.1:6969/announce", "udp://[::1]:80", "udp://t:65535/"};
+    const char *good[] = {"http://t/announce", "HTTPS://t.example:443/a?x=1",
+                          "udp://t:1",         "udp://10.0.0.1:6969/announce",
+                          "udp://[::1]:80",    "udp://t:65535/"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (sh_announcer_url_check(good[i], NULL)) fail_msg("refused %s", good[i]);
     struct {
@@ -855,7 +860,8 @@ static void test_url_check(void **st)
         sh_errinfo ei;
         memset(&ei, 0, sizeof ei);
         assert_int_equal(sh_announcer_url_check(bad[i].url, &ei), SH_EINVAL);
-        if (strcmp(ei.msg, bad[i].why)) fail_msg("%s: \"%s\" want \"%s\"", bad[i].url, ei.msg, bad[i].why);
+        if (strcmp(ei.msg, bad[i].why))
+            fail_msg("%s: \"%s\" want \"%s\"", bad[i].url, ei.msg, bad[i].why);
     }
     char longurl[3000];
     memset(longurl, 'a', sizeof longurl);

@@ -15,12 +15,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static void fake_usage(FILE *f) { (void)f; }
+static void fake_usage(FILE *f)
+{
+    (void)f;
+}
 
 static int parse(bool is_get, peer_opts *o, char **argv)
 {
     int argc = 0;
-    while (argv[argc]) argc++;
+    while (argv[argc])
+        argc++;
     return peer_opts_parse(argc, argv, is_get, fake_usage, o);
 }
 
@@ -47,8 +51,15 @@ static void trackers_repeatable(void **st)
 {
     (void)st;
     peer_opts o;
-    char *argv[] = {"get", "-t", "http://10.0.0.1/announce", "--tracker", "udp://t.example:6969",
-                    "-t", "https://x.example/a?k=1", "t.torrent", NULL};
+    char *argv[] = {"get",
+                    "-t",
+                    "http://10.0.0.1/announce",
+                    "--tracker",
+                    "udp://t.example:6969",
+                    "-t",
+                    "https://x.example/a?k=1",
+                    "t.torrent",
+                    NULL};
     assert_int_equal(parse(true, &o, argv), -1);
     assert_int_equal(o.num_trackers, 3);
     assert_string_equal(o.trackers[0], "http://10.0.0.1/announce");

@@ -65,8 +65,9 @@ static void put_all(int fd, const void *p, size_t n)
 static void answer(int fd, const char *status, const char *extra, const void *body, size_t len)
 {
     char h[512];
-    int n = snprintf(h, sizeof h, "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
-                     status, len, extra);
+    int n =
+        snprintf(h, sizeof h, "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
+                 status, len, extra);
     put_all(fd, h, (size_t)n);
     put_all(fd, body, len);
 }
@@ -74,7 +75,8 @@ static void answer(int fd, const char *status, const char *extra, const void *bo
 /* Blocks until the test ends (or 5 s): the client must give up first. */
 static void stall(srv *s)
 {
-    for (int i = 0; i < 500 && !atomic_load(&s->stop); i++) usleep(10000);
+    for (int i = 0; i < 500 && !atomic_load(&s->stop); i++)
+        usleep(10000);
 }
 
 static void serve(srv *s, int fd, const char *path)
@@ -166,7 +168,8 @@ static void srv_stop(srv *s)
 {
     atomic_store(&s->stop, true);
     pthread_join(s->th, NULL);
-    for (int i = 0; i < s->nconns; i++) pthread_join(s->conns[i], NULL);
+    for (int i = 0; i < s->nconns; i++)
+        pthread_join(s->conns[i], NULL);
     close(s->lfd);
     pthread_mutex_destroy(&s->mu);
 }

@@ -63,7 +63,8 @@ static void on_hconn(sh_loop *l, int fd, uint32_t ev, void *ud)
             t->from[t->n++] = c->peer;
         }
         char h[256];
-        int hl = snprintf(h, sizeof h, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+        int hl = snprintf(h, sizeof h,
+                          "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                           sizeof peers_body - 1);
         send(fd, h, (size_t)hl, MSG_NOSIGNAL);
         send(fd, peers_body, sizeof peers_body - 1, MSG_NOSIGNAL);
@@ -174,7 +175,8 @@ typedef struct obs {
 static void on_peers(void *ud, const sh_tpeer *p, uint32_t n)
 {
     obs *o = ud;
-    for (uint32_t i = 0; i < n && o->npeers < 16; i++) o->peers[o->npeers++] = p[i];
+    for (uint32_t i = 0; i < n && o->npeers < 16; i++)
+        o->peers[o->npeers++] = p[i];
     if (++o->peer_calls >= (int)o->want_peer_calls) sh_loop_stop(loop);
 }
 
@@ -265,7 +267,8 @@ static void test_http(void **st)
     assert_int_equal(o.peers[1].addr.port, 7002);
     assert_int_equal(t.n, 1);
     assert_non_null(strstr(t.reqs[0], "GET /announce?info_hash=%11%11"));
-    assert_non_null(strstr(t.reqs[0], "&port=6881&uploaded=11&downloaded=22&left=33&event=started"));
+    assert_non_null(
+        strstr(t.reqs[0], "&port=6881&uploaded=11&downloaded=22&left=33&event=started"));
     assert_int_equal(t.from[0].ip[3], 4); /* sent from the IP we serve on */
     sh_tracker_status s[2];
     assert_int_equal(sh_tracker_client_status(tc, s, 2), 1);
@@ -357,11 +360,15 @@ static void test_dead_trackers(void **st)
     c.ud = &o;
     sh_tracker_client *tc = NULL;
     assert_int_equal(sh_tracker_client_new(loop, &c, &tc, NULL), 0);
-    run_for(1500);
+    /* the name fails as fast as the system's DNS says so: wait for both, up to 20 s */
     sh_tracker_status s[3];
-    assert_int_equal(sh_tracker_client_status(tc, s, 3), 3);
+    for (int i = 0; i < 200; i++) {
+        run_for(100);
+        assert_int_equal(sh_tracker_client_status(tc, s, 3), 3);
+        if (s[0].fails && s[2].fails) break;
+    }
     assert_false(s[0].working);
-    assert_int_equal(s[0].fails, 1);
+    assert_true(s[0].fails >= 1);
     if (!strstr(s[0].last_error, "connection failed")) fail_msg("%s", s[0].last_error);
     assert_int_equal(s[2].fails, 1);
     assert_string_equal(s[2].last_error, "cannot resolve or reach no-such-host.invalid:80");
