@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import shoal_bencode as bc
 from conftest import scaled
 
 NODE_RE = re.compile(r"^dht node ([0-9a-f]{40}) listening on (\S+)$")
@@ -114,3 +115,71 @@ def median(values):
     v = sorted(values)
     n = len(v)
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+# ---------------------------------------------------------------- raw KRPC
+
+
+class Krpc:
+    """A UDP socket on its own loopback address that speaks raw KRPC."""
+
+    def __init__(self, ip, node_id=None):
+        import os
+        import socket
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ip, 0))
+        self.addr = self.sock.getsockname()
+        self.id = node_id or os.urandom(20)
+        self.tid = 0
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, to, data):
+        self.sock.sendto(data, to)
+
+    def send(self, to, msg):
+        self.sock.sendto(bc.encode(msg), to)
+
+    def recv(self, timeout):
+        """One decoded datagram and its source, or (None, None) after timeout seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            data, src = self.sock.recvfrom(65536)
+        except OSError:
+            return None, None
+        try:
+            return bc.decode(data), src
+        except (ValueError, IndexError):
+            return {b"undecodable": data}, src
+
+    def query(self, to, method, args, timeout=2.0, resend=None):
+        """Sends a query and returns the decoded answer with its tid, or None.
+
+        resend: seconds between retransmissions (UDP may drop under load).
+        """
+        import time
+
+        self.tid += 1
+        tid = b"q%d" % self.tid
+        a = {b"id": self.id}
+        a.update(args)
+        msg = {b"t": tid, b"y": b"q", b"q": method.encode(), b"a": a}
+        deadline = time.monotonic() + scaled(timeout)
+        next_send = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return None
+            if now >= next_send:
+                self.send(to, msg)
+                next_send = now + (resend if resend else 1e9)
+            r, src = self.recv(min(deadline, next_send) - now)
+            if r is not None and src == to and r.get(b"t") == tid:
+                return r
+
+
+def parse_addr(s):
+    host, port = s.rsplit(":", 1)
+    return host, int(port)
