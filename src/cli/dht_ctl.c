@@ -35,6 +35,42 @@ static void say(const char *fmt, ...)
     fflush(stdout);
 }
 
+/* A search line: printed now, or held until the running command has
+ * answered (on OOM it is printed now: order matters less than the line). */
+static void emit(dht_fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(dht_fleet *f, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (f->ctl_in_command) {
+        char *h = realloc(f->ctl_held, f->ctl_held_len + len + 1);
+        if (h) {
+            memcpy(h + f->ctl_held_len, line, len);
+            h[f->ctl_held_len + len] = '\n';
+            f->ctl_held = h;
+            f->ctl_held_len += len + 1;
+            return;
+        }
+    }
+    say("%s", line);
+}
+
+static void release_held(dht_fleet *f)
+{
+    if (f->ctl_held_len) {
+        fwrite(f->ctl_held, 1, f->ctl_held_len, stdout);
+        fflush(stdout);
+    }
+    free(f->ctl_held);
+    f->ctl_held = NULL;
+    f->ctl_held_len = 0;
+}
+
 void dht_ctl_on_search(sh_dht_node *n, const sh_dht_action *a, void *ud)
 {
     (void)n;
@@ -43,13 +79,12 @@ void dht_ctl_on_search(sh_dht_node *n, const sh_dht_action *a, void *ud)
     sh_hex(a->info_hash, 20, hex);
     if (a->type == SH_DHT_PEERS) {
         for (uint32_t i = 0; i < a->num_peers; i++)
-            printf("found %s %s node=%u search=%llu\n", hex,
-                   sh_addr_format(&a->peers[i], b, sizeof b), s->index,
-                   (unsigned long long)a->search);
-        fflush(stdout);
+            emit(s->fleet, "found %s %s node=%u search=%llu", hex,
+                 sh_addr_format(&a->peers[i], b, sizeof b), s->index,
+                 (unsigned long long)a->search);
     } else if (a->type == SH_DHT_SEARCH_DONE) {
-        say("done %s node=%u search=%llu hops=%u queried=%u", hex, s->index,
-            (unsigned long long)a->search, a->hops, a->nodes);
+        emit(s->fleet, "done %s node=%u search=%llu hops=%u queried=%u", hex, s->index,
+             (unsigned long long)a->search, a->hops, a->nodes);
     }
 }
 
@@ -87,11 +122,14 @@ static int node_arg(const dht_fleet *f, const char *s, bool all_ok, int64_t *out
 static void start_search(dht_fleet *f, uint32_t i, const char *hex, const uint8_t ih[20],
                          uint16_t port)
 {
+    f->ctl_in_command = true;
     uint64_t id = sh_dht_node_search(f->nodes[i], ih, port);
+    f->ctl_in_command = false;
     if (id)
         say("started %s node=%u search=%llu", hex, i, (unsigned long long)id);
     else
         say("error node %u runs too many searches", i);
+    release_held(f);
 }
 
 static void cmd_search(dht_fleet *f, char **w, int n, bool announce)
@@ -227,6 +265,7 @@ int dht_ctl_start(dht_fleet *f)
 
 void dht_ctl_stop(dht_fleet *f)
 {
+    release_held(f);
     if (!f->ctl_registered) return;
     sh_loop_del(f->loop, 0);
     f->ctl_registered = false;

@@ -35,6 +35,11 @@ struct dht_fleet {
     char ctl_line[1024];
     size_t ctl_len;
     bool ctl_skipping; /* inside an overlong line: dropped up to its newline */
+    /* Search output produced while a command runs waits for its "started"
+     * line (a search can end inside sh_dht_node_search). */
+    bool ctl_in_command;
+    char *ctl_held;
+    size_t ctl_held_len;
 };
 
 /* Starts reading commands from stdin (fd 0). -1 if stdin cannot be watched. */
