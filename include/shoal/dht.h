@@ -60,7 +60,10 @@ void sh_dht_recv(sh_dht *d, const sh_addr *from, const uint8_t *pkt, size_t len,
 
 /*
  * Pings addr and looks up our own id through it (joining the network);
- * repeated, up to 3 attempts, while we know fewer than 8 good nodes.
+ * repeated, up to 3 attempts, while we know fewer than 8 good nodes; then
+ * refreshes every bucket farther than our neighbours. Later, a node short of
+ * 8 good nodes looks for neighbours again every 15 s (through its table, or
+ * through the bootstrap addresses when the table has nothing usable).
  */
 void sh_dht_bootstrap(sh_dht *d, const sh_addr *addr, sh_time now);
 

@@ -45,7 +45,7 @@ typedef enum sh_krpc_kind {
 } sh_krpc_kind;
 
 typedef enum sh_krpc_method {
-    SH_KRPC_NONE = 0,  /* responses and errors carry no method */
+    SH_KRPC_NONE = 0, /* responses and errors carry no method */
     SH_KRPC_PING = 1,
     SH_KRPC_FIND_NODE = 2,
     SH_KRPC_GET_PEERS = 3,
@@ -60,25 +60,25 @@ typedef enum sh_krpc_method {
  */
 typedef struct sh_krpc_msg {
     sh_krpc_kind kind;
-    sh_krpc_method method;             /* queries */
-    uint8_t tid[SH_KRPC_MAX_TID];      /* "t", echoed by the answer */
+    sh_krpc_method method;        /* queries */
+    uint8_t tid[SH_KRPC_MAX_TID]; /* "t", echoed by the answer */
     uint8_t tid_len;
-    bool answerable;                   /* see sh_krpc_decode */
-    bool read_only;                    /* queries: "ro": 1 (BEP 43) */
-    uint8_t id[20];                    /* the sender's node id (queries, responses) */
-    uint8_t target[20];                /* find_node "target"; get_peers/announce "info_hash" */
-    uint16_t port;                     /* announce_peer "port" */
-    bool implied_port;                 /* announce_peer: use the datagram's source port */
-    bool has_token;                    /* announce_peer (always), get_peers responses */
+    bool answerable;    /* see sh_krpc_decode */
+    bool read_only;     /* queries: "ro": 1 (BEP 43) */
+    uint8_t id[20];     /* the sender's node id (queries, responses) */
+    uint8_t target[20]; /* find_node "target"; get_peers/announce "info_hash" */
+    uint16_t port;      /* announce_peer "port" */
+    bool implied_port;  /* announce_peer: use the datagram's source port */
+    bool has_token;     /* announce_peer (always), get_peers responses */
     uint8_t token_len;
     uint8_t token[SH_KRPC_MAX_TOKEN];
-    sh_span nodes;                     /* responses: compact IPv4 nodes, len % 26 == 0 */
-    sh_span nodes6;                    /* responses: compact IPv6 nodes, len % 38 == 0 */
-    bool has_values;                   /* responses: a "values" list was present */
-    uint32_t num_values;               /* at most SH_KRPC_MAX_VALUES */
+    sh_span nodes;       /* responses: compact IPv4 nodes, len % 26 == 0 */
+    sh_span nodes6;      /* responses: compact IPv6 nodes, len % 38 == 0 */
+    bool has_values;     /* responses: a "values" list was present */
+    uint32_t num_values; /* at most SH_KRPC_MAX_VALUES */
     sh_addr values[SH_KRPC_MAX_VALUES];
-    int64_t err_code;                  /* errors: "e"[0] */
-    sh_span err_msg;                   /* errors: "e"[1] */
+    int64_t err_code; /* errors: "e"[0] */
+    sh_span err_msg;  /* errors: "e"[1] */
 } sh_krpc_msg;
 
 /*
@@ -105,12 +105,13 @@ int sh_krpc_decode(const uint8_t *buf, size_t len, sh_krpc_msg *m, sh_errinfo *e
 int sh_krpc_encode(sh_bbuf *b, const sh_krpc_msg *m);
 
 /*
- * Compact node entries. pack writes id + ip + port (26 bytes for IPv4, 38
- * for IPv6) and returns the length (0 for an unset family). node_at reads
+ * Compact node entries. pack writes id + ip + port to out, which has room
+ * for 26 bytes (IPv4) or 38 (IPv6), and returns that length (0, writing
+ * nothing, for an unset family). node_at reads
  * the i-th entry of a compact list of the given family; SH_ERANGE past the
  * end.
  */
-size_t sh_krpc_pack_node(uint8_t out[SH_KRPC_NODE6_LEN], const uint8_t id[20], const sh_addr *a);
+size_t sh_krpc_pack_node(uint8_t *out, const uint8_t id[20], const sh_addr *a);
 int sh_krpc_node_at(sh_span list, int family, size_t i, uint8_t id[20], sh_addr *a);
 
 #endif

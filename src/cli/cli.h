@@ -25,6 +25,7 @@ typedef struct cli_command {
 
 int cmd_create(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_tracker(int argc, char **argv);
 int cmd_dht(int argc, char **argv);
 
 /* "error: <formatted>\n" to stderr; returns code so callers can `return cli_error(2, ...)`. */

@@ -7,6 +7,7 @@
 static const cli_command commands[] = {
     {"create", "make a .torrent from a file or directory", cmd_create},
     {"info", "show what a .torrent describes", cmd_info},
+    {"tracker", "run a tracker (HTTP and UDP peer discovery)", cmd_tracker},
     {"dht", "run a DHT node (a fleet's bootstrap router)", cmd_dht},
 };
 

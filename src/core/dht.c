@@ -48,6 +48,7 @@ int sh_dht_new(const sh_dht_config *cfg, sh_time now, sh_dht **out)
     d->now = now;
     d->next_maint = now + DHT_TICK;
     d->next_expire = now + SH_SEC(60);
+    d->next_lonely = now + DHT_LONELY_TIME;
     *out = d;
     return 0;
 }
@@ -57,7 +58,8 @@ void sh_dht_free(sh_dht *d)
     if (!d) return;
     dht_search_free_all(d);
     free(d->search);
-    for (uint32_t i = 0; i < d->qlen; i++) free(d->q[(d->qhead + i) % d->qcap].own);
+    for (uint32_t i = 0; i < d->qlen; i++)
+        free(d->q[(d->qhead + i) % d->qcap].own);
     free(d->q);
     free(d->held);
     dht_table_free(&d->table);
@@ -85,7 +87,8 @@ static bool queue_grow(sh_dht *d)
     uint32_t ncap = d->qcap ? d->qcap * 2 : 32;
     dht_queued *nq = malloc(ncap * sizeof *nq);
     if (!nq) return false;
-    for (uint32_t i = 0; i < d->qlen; i++) nq[i] = d->q[(d->qhead + i) % d->qcap];
+    for (uint32_t i = 0; i < d->qlen; i++)
+        nq[i] = d->q[(d->qhead + i) % d->qcap];
     free(d->q);
     d->q = nq;
     d->qcap = ncap;
@@ -207,9 +210,12 @@ static void put_nodes(sh_dht *d, sh_krpc_msg *r, const uint8_t target[20], const
     dht_node near[DHT_K];
     uint32_t n = dht_table_closest(&d->table, target, DHT_PICK_ANSWER, asker, now, near, DHT_K);
     size_t len = 0;
-    for (uint32_t i = 0; i < n; i++) len += sh_krpc_pack_node(buf + len, near[i].id, &near[i].addr);
-    if (d->cfg.family == 4) r->nodes = (sh_span){buf, len};
-    else r->nodes6 = (sh_span){buf, len};
+    for (uint32_t i = 0; i < n; i++)
+        len += sh_krpc_pack_node(buf + len, near[i].id, &near[i].addr);
+    if (d->cfg.family == 4)
+        r->nodes = (sh_span){buf, len};
+    else
+        r->nodes6 = (sh_span){buf, len};
 }
 
 static void answer_get_peers(sh_dht *d, const sh_addr *from, const sh_krpc_msg *q, sh_krpc_msg *r,
@@ -219,8 +225,9 @@ static void answer_get_peers(sh_dht *d, const sh_addr *from, const sh_krpc_msg *
     r->has_token = true;
     r->token_len = DHT_TOKEN_LEN;
     dht_token_make(&d->tokens, from, now, r->token);
-    r->num_values = dht_store_get(&d->store, q->target, d->cfg.family, now, &d->rng, r->values,
-                                  DHT_STORE_ANSWER);
+    uint32_t max = d->cfg.family == 4 ? DHT_STORE_ANSWER : DHT_STORE_ANSWER6;
+    r->num_values =
+        dht_store_get(&d->store, q->target, d->cfg.family, now, &d->rng, r->values, max);
     r->has_values = r->num_values > 0;
     /* nodes too, even with values (as libtorrent does): a lookup that found peers early
      * still needs to reach the closest nodes, to announce and to find the other peers */
@@ -327,14 +334,15 @@ void sh_dht_recv(sh_dht *d, const sh_addr *from, const uint8_t *pkt, size_t len,
             reply_error(d, from, &m, SH_KRPC_ERR_PROTOCOL, "protocol error");
         return;
     }
-    if (m.kind == SH_KRPC_QUERY) on_query(d, from, &m, now);
-    else on_response(d, from, &m, now);
+    if (m.kind == SH_KRPC_QUERY)
+        on_query(d, from, &m, now);
+    else
+        on_response(d, from, &m, now);
 }
 
 /* ---- the rest of the public API ---------------------------------------------------- */
 
-uint64_t sh_dht_search(sh_dht *d, const uint8_t info_hash[20], uint16_t announce_port,
-                       sh_time now)
+uint64_t sh_dht_search(sh_dht *d, const uint8_t info_hash[20], uint16_t announce_port, sh_time now)
 {
     dht_release(d);
     d->now = now;
@@ -356,6 +364,7 @@ void sh_dht_bootstrap(sh_dht *d, const sh_addr *addr, sh_time now)
     d->boot[slot].addr = *addr;
     d->boot[slot].attempts = 0;
     d->boot[slot].active = true;
+    d->next_lonely = now + DHT_LONELY_TIME; /* the bootstrap itself looks for neighbours */
     dht_boot_try(d, slot, now);
 }
 

@@ -24,23 +24,24 @@
 #include <shoal/krpc.h>
 #include <shoal/rng.h>
 
-#define DHT_K 8                           /* bucket size, answer size, announce fan-out */
-#define DHT_ALPHA 3                       /* queries in flight per lookup */
-#define DHT_SEARCH_NODES 32               /* candidates a lookup keeps */
-#define DHT_MAX_SEARCHES 64               /* user lookups at once (dht.h) */
-#define DHT_MAX_INTERNAL 16               /* bootstrap and refresh lookups at once */
-#define DHT_QUERY_TIMEOUT SH_SEC(2)       /* no answer by then: the node failed */
-#define DHT_GOOD_TIME SH_SEC(15 * 60)     /* BEP 5: good = heard from within 15 min */
-#define DHT_REFRESH_TIME SH_SEC(15 * 60)  /* idle buckets are refreshed after this */
-#define DHT_MAX_FAILS 3                   /* failed queries in a row: bad */
-#define DHT_REPING_TIME SH_SEC(15)        /* a questionable node is pinged at most this often */
-#define DHT_PINGS_PER_TICK 4              /* maintenance pings per timer run */
-#define DHT_TICK SH_SEC(1)                /* the timer runs at most this often for maintenance */
-#define DHT_NODES_PER_REPLY 16            /* nodes of one response we look at */
-#define DHT_BOOT_SLOTS 8                  /* bootstrap addresses remembered */
+#define DHT_K 8                          /* bucket size, answer size, announce fan-out */
+#define DHT_ALPHA 3                      /* queries in flight per lookup */
+#define DHT_SEARCH_NODES 32              /* candidates a lookup keeps */
+#define DHT_MAX_SEARCHES 64              /* user lookups at once (dht.h) */
+#define DHT_MAX_INTERNAL 16              /* bootstrap and refresh lookups at once */
+#define DHT_QUERY_TIMEOUT SH_SEC(2)      /* no answer by then: the node failed */
+#define DHT_GOOD_TIME SH_SEC(15 * 60)    /* BEP 5: good = heard from within 15 min */
+#define DHT_REFRESH_TIME SH_SEC(15 * 60) /* idle buckets are refreshed after this */
+#define DHT_MAX_FAILS 3                  /* failed queries in a row: bad */
+#define DHT_REPING_TIME SH_SEC(15)       /* a questionable node is pinged at most this often */
+#define DHT_PINGS_PER_TICK 4             /* maintenance pings per timer run */
+#define DHT_TICK SH_SEC(1)               /* the timer runs at most this often for maintenance */
+#define DHT_NODES_PER_REPLY 16           /* nodes of one response we look at */
+#define DHT_BOOT_SLOTS 8                 /* bootstrap addresses remembered */
 #define DHT_BOOT_ATTEMPTS 3
-#define DHT_MAX_QUEUE 8192                /* queued actions; beyond, datagrams are dropped */
-#define DHT_MAX_TX 4096                   /* outstanding queries */
+#define DHT_LONELY_TIME SH_SEC(15) /* fewer than k good nodes: look for more this often */
+#define DHT_MAX_QUEUE 8192         /* queued actions; beyond, datagrams are dropped */
+#define DHT_MAX_TX 4096            /* outstanding queries */
 
 /* ---- ids ---------------------------------------------------------------- */
 
@@ -75,6 +76,7 @@ typedef struct dht_node {
     sh_time last_reply; /* meaningful once replied */
     sh_time last_query; /* meaningful once queried */
     sh_time last_ping;  /* last query we sent it; meaningful once pinged */
+    uint32_t ahash;     /* of addr: a cheap first test when scanning the table */
     uint8_t fails;      /* queries in a row without an answer */
     bool replied, queried, pinged;
 } dht_node;
@@ -82,10 +84,11 @@ typedef struct dht_node {
 typedef struct dht_bucket {
     dht_node n[DHT_K];
     uint8_t count;
-    int8_t victim;      /* slot pinged on behalf of cand, -1 if none */
+    int8_t victim; /* slot pinged on behalf of cand, -1 if none */
     bool has_cand;
-    sh_time victim_at;  /* when the victim was pinged */
-    sh_time changed;    /* a node joined or answered: the refresh clock */
+    sh_time victim_at; /* when the victim was pinged */
+    sh_time changed;   /* a node joined or answered: the refresh clock */
+    bool stale;        /* to be refreshed at the next timer run (after joining) */
     dht_node cand;
 } dht_bucket;
 
@@ -148,7 +151,8 @@ bool dht_token_check(const dht_tokens *tk, const sh_addr *a, const uint8_t *tok,
 
 #define DHT_STORE_TTL SH_SEC(30 * 60)
 #define DHT_STORE_PER_HASH 1000
-#define DHT_STORE_ANSWER 50 /* values in one get_peers answer */
+#define DHT_STORE_ANSWER 50  /* values in one IPv4 get_peers answer (~760 bytes in all) */
+#define DHT_STORE_ANSWER6 32 /* values in one IPv6 answer: ~1100 bytes, under the 1280 MTU */
 
 typedef struct dht_peer {
     sh_addr addr;
@@ -207,7 +211,7 @@ typedef enum dht_tx_kind {
 } dht_tx_kind;
 
 typedef struct dht_tx {
-    uint16_t nonce;   /* the random half of the transaction id; 0: free slot */
+    uint16_t nonce; /* the random half of the transaction id; 0: free slot */
     uint8_t kind;
     sh_addr addr;
     uint64_t ref;
@@ -252,13 +256,13 @@ typedef struct dht_cand {
 typedef struct dht_search {
     uint64_t id;
     uint8_t target[20];
-    bool get_peers;       /* else find_node */
-    bool internal;        /* bootstrap / refresh: reports nothing */
-    int boot;             /* bootstrap slot it serves, or -1 */
+    bool get_peers; /* else find_node */
+    bool internal;  /* bootstrap / refresh: reports nothing */
+    int boot;       /* bootstrap slot it serves, or -1 */
     uint16_t announce_port;
     uint32_t ncand, inflight, queried, hops;
     dht_cand cand[DHT_SEARCH_NODES];
-    sh_addr *seen;        /* peers reported so far: open addressing, family 0 = empty */
+    sh_addr *seen; /* peers reported so far: open addressing, family 0 = empty */
     uint32_t seen_cap, nseen;
 } dht_search;
 
@@ -291,11 +295,11 @@ struct sh_dht {
 
     dht_queued *q; /* ring buffer of actions */
     uint32_t qhead, qlen, qcap;
-    void *held;    /* buffer of the action last returned: freed on the next call */
+    void *held; /* buffer of the action last returned: freed on the next call */
 
     dht_boot boot[DHT_BOOT_SLOTS];
     sh_time now; /* the latest time an entry point was given (for stats) */
-    sh_time next_maint, next_expire;
+    sh_time next_maint, next_expire, next_lonely;
     uint32_t ping_cursor;
     sh_dht_stats st;
 };

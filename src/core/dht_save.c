@@ -47,7 +47,8 @@ int sh_dht_load(sh_dht *d, const uint8_t *buf, size_t len, sh_time now, sh_errin
 {
     dht_release(d);
     d->now = now;
-    if (len > SAVE_MAX_INPUT) return bad(ei, "larger than 1 MiB");
+    if (len > SAVE_MAX_INPUT)
+        return sh_errinfo_set(ei, SH_ELIMIT, 0, "dht state: %zu bytes, over 1 MiB", len);
     sh_bencode_limits lim = {4, 64, SAVE_MAX_INPUT};
     sh_bdoc *doc = NULL;
     int rc = sh_bencode_parse(buf, len, &lim, &doc, ei);
@@ -57,8 +58,10 @@ int sh_dht_load(sh_dht *d, const uint8_t *buf, size_t len, sh_time now, sh_errin
     const char *key = d->cfg.family == 4 ? "nodes" : "nodes6";
     size_t unit = d->cfg.family == 4 ? SH_KRPC_NODE4_LEN : SH_KRPC_NODE6_LEN;
     const sh_bnode *nodes = sh_bdict_get(root, key);
-    if (!root || root->type != SH_BDICT) rc = bad(ei, "not a dictionary");
-    else if (!id || id->v.s.len != 20) rc = bad(ei, "id must be 20 bytes");
+    if (!root || root->type != SH_BDICT)
+        rc = bad(ei, "not a dictionary");
+    else if (!id || id->v.s.len != 20)
+        rc = bad(ei, "id must be 20 bytes");
     else if (nodes && (nodes->type != SH_BSTR || nodes->v.s.len % unit))
         rc = bad(ei, "nodes must be a string of compact node entries");
     if (rc == 0 && memcmp(id->v.s.ptr, d->id, 20) != 0) {
@@ -74,8 +77,10 @@ int sh_dht_load(sh_dht *d, const uint8_t *buf, size_t len, sh_time now, sh_errin
         if (sh_krpc_node_at(list, d->cfg.family, i, nid, &a) < 0) break;
         dht_node ping;
         dht_add_result r = dht_table_add(&d->table, nid, &a, DHT_HEARD, now, &ping);
-        if (r == DHT_ADD_NEW) dht_ping(d, &a, now);
-        else dht_note_add(d, r, &ping, now);
+        if (r == DHT_ADD_NEW)
+            dht_ping(d, &a, now);
+        else
+            dht_note_add(d, r, &ping, now);
     }
     sh_bdoc_free(doc);
     return rc;

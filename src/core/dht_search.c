@@ -48,7 +48,8 @@ static void search_free(dht_search *s)
 
 void dht_search_free_all(sh_dht *d)
 {
-    for (uint32_t i = 0; i < d->nsearch; i++) search_free(d->search[i]);
+    for (uint32_t i = 0; i < d->nsearch; i++)
+        search_free(d->search[i]);
     d->nsearch = 0;
 }
 
@@ -61,8 +62,7 @@ static dht_cand *cand_by_addr(dht_search *s, const sh_addr *a)
     return NULL;
 }
 
-static void add_cand(sh_dht *d, dht_search *s, const uint8_t id[20], const sh_addr *a,
-                     uint32_t hop)
+static void add_cand(sh_dht *d, dht_search *s, const uint8_t id[20], const sh_addr *a, uint32_t hop)
 {
     if (a->family != d->cfg.family || a->port == 0 || memcmp(id, d->id, 20) == 0) return;
     uint32_t pos = s->ncand;
@@ -98,7 +98,8 @@ static bool seen_insert(dht_search *s, const sh_addr *a)
         for (uint32_t i = 0; i < s->seen_cap; i++) {
             if (!s->seen[i].family) continue;
             uint32_t j = (uint32_t)dht_addr_hash(&s->seen[i], true, s->id) & (ncap - 1);
-            while (nv[j].family) j = (j + 1) & (ncap - 1);
+            while (nv[j].family)
+                j = (j + 1) & (ncap - 1);
             nv[j] = s->seen[i];
         }
         free(s->seen);
@@ -172,8 +173,10 @@ static void finish(sh_dht *d, dht_search *s, sh_time now)
     if (s->announce_port) announce(d, s, now);
     uint32_t idx;
     if (find(d, s->id, &idx)) d->search[idx] = d->search[--d->nsearch];
-    if (s->internal) d->internal_searches--;
-    else d->user_searches--;
+    if (s->internal)
+        d->internal_searches--;
+    else
+        d->user_searches--;
     int boot = s->boot;
     search_free(s);
     if (boot >= 0) dht_boot_search_done(d, boot, now);
@@ -216,8 +219,7 @@ static void progress(sh_dht *d, dht_search *s, sh_time now)
 uint64_t dht_search_start(sh_dht *d, const uint8_t target[20], bool get_peers, uint16_t port,
                           bool internal, int boot, sh_time now)
 {
-    if (internal ? d->internal_searches >= DHT_MAX_INTERNAL
-                 : d->user_searches >= DHT_MAX_SEARCHES)
+    if (internal ? d->internal_searches >= DHT_MAX_INTERNAL : d->user_searches >= DHT_MAX_SEARCHES)
         return 0;
     if (d->nsearch == d->search_cap) {
         uint32_t ncap = d->search_cap ? d->search_cap * 2 : 8;
@@ -235,17 +237,20 @@ uint64_t dht_search_start(sh_dht *d, const uint8_t target[20], bool get_peers, u
     s->boot = boot;
     s->announce_port = port;
     dht_node near[DHT_SEARCH_NODES];
-    uint32_t n = dht_table_closest(&d->table, target, DHT_PICK_ANY, NULL, now, near,
-                                   DHT_SEARCH_NODES);
-    for (uint32_t i = 0; i < n; i++) add_cand(d, s, near[i].id, &near[i].addr, 0);
+    uint32_t n =
+        dht_table_closest(&d->table, target, DHT_PICK_ANY, NULL, now, near, DHT_SEARCH_NODES);
+    for (uint32_t i = 0; i < n; i++)
+        add_cand(d, s, near[i].id, &near[i].addr, 0);
     d->search[d->nsearch++] = s;
-    if (internal) d->internal_searches++;
-    else d->user_searches++;
+    if (internal)
+        d->internal_searches++;
+    else
+        d->user_searches++;
     uint64_t sid = s->id;
     if (get_peers && !internal) {
         sh_addr local[DHT_STORE_ANSWER];
-        uint32_t k = dht_store_get(&d->store, target, d->cfg.family, now, &d->rng, local,
-                                   DHT_STORE_ANSWER);
+        uint32_t k =
+            dht_store_get(&d->store, target, d->cfg.family, now, &d->rng, local, DHT_STORE_ANSWER);
         report(d, s, local, k);
     }
     progress(d, s, now); /* may finish it at once: an empty table */

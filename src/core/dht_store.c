@@ -18,7 +18,8 @@
 static uint64_t load64(const uint8_t *p)
 {
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
 
@@ -47,7 +48,8 @@ void dht_store_init(dht_store *s, uint32_t max_peers, uint64_t key)
 void dht_store_free(dht_store *s)
 {
     if (!s) return;
-    for (uint32_t i = 0; i < s->cap; i++) free(s->slot[i].p);
+    for (uint32_t i = 0; i < s->cap; i++)
+        free(s->slot[i].p);
     free(s->slot);
     memset(s, 0, sizeof *s);
 }
@@ -90,7 +92,8 @@ static int grow(dht_store *s)
     for (uint32_t i = 0; i < ocap; i++) {
         if (!old[i].n) continue;
         uint32_t j = home(s, old[i].ih);
-        while (s->slot[j].n) j = (j + 1) & (ncap - 1);
+        while (s->slot[j].n)
+            j = (j + 1) & (ncap - 1);
         s->slot[j] = old[i];
     }
     free(old);
@@ -129,7 +132,8 @@ static int add_new_swarm(dht_store *s, const uint8_t ih[20], const sh_addr *a, s
 {
     if ((s->used + 1) * 4 > s->cap * 3 && grow(s) < 0) return SH_ENOMEM;
     uint32_t i = home(s, ih);
-    while (s->slot[i].n) i = (i + 1) & (s->cap - 1);
+    while (s->slot[i].n)
+        i = (i + 1) & (s->cap - 1);
     dht_swarm w;
     memset(&w, 0, sizeof w);
     memcpy(w.ih, ih, 20);

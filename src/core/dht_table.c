@@ -81,11 +81,21 @@ uint32_t dht_table_bucket_of(const dht_table *t, const uint8_t id[20])
     return p < t->nb - 1 ? p : t->nb - 1;
 }
 
+/* Not a defence against anything (the table is small and scanned): just fewer memcmps. */
+static uint32_t addr_hash(const sh_addr *a)
+{
+    uint32_t h = 2166136261u ^ a->family;
+    for (int i = 0; i < (a->family == 4 ? 4 : 16); i++)
+        h = (h ^ a->ip[i]) * 16777619u;
+    return (h ^ a->port) * 16777619u;
+}
+
 static dht_node *locate(dht_table *t, const sh_addr *a, uint32_t *bi, int *si)
 {
+    uint32_t h = addr_hash(a);
     for (uint32_t i = 0; i < t->nb; i++) {
         for (int j = 0; j < t->b[i].count; j++) {
-            if (sh_addr_eq(&t->b[i].n[j].addr, a)) {
+            if (t->b[i].n[j].ahash == h && sh_addr_eq(&t->b[i].n[j].addr, a)) {
                 *bi = i;
                 *si = j;
                 return &t->b[i].n[j];
@@ -129,6 +139,7 @@ static dht_node fresh(const uint8_t id[20], const sh_addr *a, dht_seen how, sh_t
     memset(&n, 0, sizeof n);
     memcpy(n.id, id, 20);
     n.addr = *a;
+    n.ahash = addr_hash(a);
     mark(&n, how, now);
     return n;
 }
@@ -212,8 +223,8 @@ static dht_add_result full_bucket(dht_bucket *b, const dht_node *n, dht_seen how
 }
 
 /* The id is known at another address: the old one keeps its slot until it fails. */
-static dht_add_result same_id(dht_bucket *b, int slot, const dht_node *n, dht_seen how,
-                              sh_time now, dht_node *ping)
+static dht_add_result same_id(dht_bucket *b, int slot, const dht_node *n, dht_seen how, sh_time now,
+                              dht_node *ping)
 {
     if (dht_node_bad(&b->n[slot])) {
         if (b->victim == slot) b->victim = -1;
@@ -362,19 +373,22 @@ static void place(dht_table *t, const dht_node *n, sh_time now)
 int dht_table_rekey(dht_table *t, const uint8_t self[20], sh_time now)
 {
     uint32_t total = 0;
-    for (uint32_t i = 0; i < t->nb; i++) total += t->b[i].count;
+    for (uint32_t i = 0; i < t->nb; i++)
+        total += t->b[i].count;
     dht_node *all = malloc((total ? total : 1) * sizeof *all);
     if (!all) return SH_ENOMEM;
     uint32_t k = 0;
     for (uint32_t i = 0; i < t->nb; i++)
-        for (int j = 0; j < t->b[i].count; j++) all[k++] = t->b[i].n[j];
+        for (int j = 0; j < t->b[i].count; j++)
+            all[k++] = t->b[i].n[j];
     dht_table fresh_t;
     int rc = dht_table_init(&fresh_t, self, now);
     if (rc < 0) {
         free(all);
         return rc;
     }
-    for (uint32_t i = 0; i < k; i++) place(&fresh_t, &all[i], now);
+    for (uint32_t i = 0; i < k; i++)
+        place(&fresh_t, &all[i], now);
     free(all);
     dht_table_free(t);
     *t = fresh_t;

@@ -22,7 +22,8 @@
 
 static void put64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 void dht_token_init(dht_tokens *tk, uint64_t seed, const uint8_t id[20], sh_time now)
@@ -56,8 +57,7 @@ static void compute(const dht_tokens *tk, uint64_t p, const sh_addr *a, uint8_t 
     memcpy(out, h, DHT_TOKEN_LEN);
 }
 
-void dht_token_make(const dht_tokens *tk, const sh_addr *a, sh_time now,
-                    uint8_t out[DHT_TOKEN_LEN])
+void dht_token_make(const dht_tokens *tk, const sh_addr *a, sh_time now, uint8_t out[DHT_TOKEN_LEN])
 {
     compute(tk, period(tk, now), a, out);
 }

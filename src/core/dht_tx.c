@@ -51,10 +51,14 @@ static int grow(dht_txs *t)
 static void unlink_slot(dht_txs *t, uint32_t i)
 {
     dht_tx *x = &t->v[i];
-    if (x->prev != DHT_TX_NIL) t->v[x->prev].next = x->next;
-    else t->head = x->next;
-    if (x->next != DHT_TX_NIL) t->v[x->next].prev = x->prev;
-    else t->tail = x->prev;
+    if (x->prev != DHT_TX_NIL)
+        t->v[x->prev].next = x->next;
+    else
+        t->head = x->next;
+    if (x->next != DHT_TX_NIL)
+        t->v[x->next].prev = x->prev;
+    else
+        t->tail = x->prev;
     x->nonce = 0;
     x->next = t->free;
     t->free = i;
@@ -65,13 +69,18 @@ static void unlink_slot(dht_txs *t, uint32_t i)
 static void link_sorted(dht_txs *t, uint32_t i)
 {
     uint32_t after = t->tail;
-    while (after != DHT_TX_NIL && t->v[after].deadline > t->v[i].deadline) after = t->v[after].prev;
+    while (after != DHT_TX_NIL && t->v[after].deadline > t->v[i].deadline)
+        after = t->v[after].prev;
     t->v[i].prev = after;
     t->v[i].next = after == DHT_TX_NIL ? t->head : t->v[after].next;
-    if (t->v[i].next != DHT_TX_NIL) t->v[t->v[i].next].prev = i;
-    else t->tail = i;
-    if (after != DHT_TX_NIL) t->v[after].next = i;
-    else t->head = i;
+    if (t->v[i].next != DHT_TX_NIL)
+        t->v[t->v[i].next].prev = i;
+    else
+        t->tail = i;
+    if (after != DHT_TX_NIL)
+        t->v[after].next = i;
+    else
+        t->head = i;
 }
 
 int dht_tx_open(dht_txs *t, sh_rng *r, dht_tx_kind kind, const sh_addr *a, uint64_t ref,

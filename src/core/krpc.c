@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-#define KRPC_MAX_DEPTH 8u     /* the deepest legal message is 3 levels */
-#define KRPC_MAX_NODES 2048u  /* bencode values per datagram */
+#define KRPC_MAX_DEPTH 8u    /* the deepest legal message is 3 levels */
+#define KRPC_MAX_NODES 2048u /* bencode values per datagram */
 
 static int bad(sh_errinfo *ei, const char *what)
 {
@@ -117,8 +117,8 @@ static int get_values(const sh_bnode *r, sh_krpc_msg *m, sh_errinfo *ei)
     m->has_values = true;
     for (const sh_bnode *e = sh_bnode_first(v); e && m->num_values < SH_KRPC_MAX_VALUES;
          e = sh_bnode_next(v, e)) {
-        if (e->type != SH_BSTR || sh_addr_from_compact(e->v.s.ptr, e->v.s.len,
-                                                       &m->values[m->num_values]) != 0)
+        if (e->type != SH_BSTR ||
+            sh_addr_from_compact(e->v.s.ptr, e->v.s.len, &m->values[m->num_values]) != 0)
             return bad(ei, "r.values entries must be 6- or 18-byte strings");
         m->num_values++;
     }
@@ -197,11 +197,16 @@ int sh_krpc_decode(const uint8_t *buf, size_t len, sh_krpc_msg *m, sh_errinfo *e
 static const char *method_name(sh_krpc_method mt)
 {
     switch (mt) {
-    case SH_KRPC_PING: return "ping";
-    case SH_KRPC_FIND_NODE: return "find_node";
-    case SH_KRPC_GET_PEERS: return "get_peers";
-    case SH_KRPC_ANNOUNCE_PEER: return "announce_peer";
-    default: return NULL;
+    case SH_KRPC_PING:
+        return "ping";
+    case SH_KRPC_FIND_NODE:
+        return "find_node";
+    case SH_KRPC_GET_PEERS:
+        return "get_peers";
+    case SH_KRPC_ANNOUNCE_PEER:
+        return "announce_peer";
+    default:
+        return NULL;
     }
 }
 
@@ -280,7 +285,7 @@ int sh_krpc_encode(sh_bbuf *b, const sh_krpc_msg *m)
     return 0;
 }
 
-size_t sh_krpc_pack_node(uint8_t out[SH_KRPC_NODE6_LEN], const uint8_t id[20], const sh_addr *a)
+size_t sh_krpc_pack_node(uint8_t *out, const uint8_t id[20], const sh_addr *a)
 {
     if (a->family != 4 && a->family != 6) return 0;
     memcpy(out, id, 20);

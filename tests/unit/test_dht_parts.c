@@ -11,7 +11,7 @@
 #include "core/dht_int.h"
 
 #define T0 SH_SEC(5000)
-#define SH_US(x) ((sh_time)(x) * 1000ull)
+#define SH_US(x) ((sh_time)(x)*1000ull)
 
 static sh_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
 {
@@ -129,11 +129,13 @@ static void test_store_limits_and_sampling(void **st)
         uint32_t n = dht_store_get(&s, ih, 4, T0 + SH_SEC(2), &r, out, DHT_STORE_ANSWER);
         assert_int_equal(n, DHT_STORE_ANSWER);
         for (uint32_t i = 0; i < n; i++) {
-            for (uint32_t j = 0; j < i; j++) assert_false(sh_addr_eq(&out[i], &out[j]));
+            for (uint32_t j = 0; j < i; j++)
+                assert_false(sh_addr_eq(&out[i], &out[j]));
             hits[out[i].ip[2] << 8 | out[i].ip[3]]++;
         }
     }
-    for (uint32_t i = 0; i < DHT_STORE_PER_HASH; i++) assert_true(hits[i] > 0); /* mean 20 */
+    for (uint32_t i = 0; i < DHT_STORE_PER_HASH; i++)
+        assert_true(hits[i] > 0); /* mean 20 */
     /* the total limit: 500 more peers fit in other swarms, then no more */
     for (uint32_t i = 0; i < 500; i++) {
         uint8_t h[20];
@@ -187,7 +189,8 @@ static void test_rate_limit(void **st)
     assert_int_equal(dht_limit_init(&l, 50, 11), 0);
     sh_addr a = v4(10, 0, 0, 1, 1), a_other_port = v4(10, 0, 0, 1, 2), b = v4(10, 0, 0, 2, 1);
     int ok = 0;
-    for (int i = 0; i < 1000; i++) ok += dht_limit_allow(&l, i & 1 ? &a : &a_other_port, T0);
+    for (int i = 0; i < 1000; i++)
+        ok += dht_limit_allow(&l, i & 1 ? &a : &a_other_port, T0);
     assert_int_equal(ok, 50); /* the burst, shared by every port of the IP */
     assert_true(dht_limit_allow(&l, &b, T0));
     assert_false(dht_limit_allow(&l, &a, T0 + SH_MS(19)));
@@ -195,7 +198,8 @@ static void test_rate_limit(void **st)
     assert_false(dht_limit_allow(&l, &a, T0 + SH_MS(21)));
     /* over one second of flooding: the burst plus one per 20 ms */
     ok = 0;
-    for (int i = 0; i < 10000; i++) ok += dht_limit_allow(&l, &a, T0 + SH_SEC(10) + SH_US(i * 100));
+    for (int i = 0; i < 10000; i++)
+        ok += dht_limit_allow(&l, &a, T0 + SH_SEC(10) + SH_US(i * 100));
     assert_true(ok >= 95 && ok <= 101);
     /* thousands of other sources in between do not make the flooder forgotten */
     ok = 0;
@@ -251,7 +255,8 @@ static void test_transactions(void **st)
     uint8_t more[4];
     assert_int_equal(dht_tx_open(&t, &r, DHT_TX_PING, &a, 0, T0, more), SH_ELIMIT);
     for (int i = 0; i < DHT_MAX_TX; i += 97)
-        for (int j = 0; j < i; j++) assert_memory_not_equal(ids[i], ids[j], 4);
+        for (int j = 0; j < i; j++)
+            assert_memory_not_equal(ids[i], ids[j], 4);
     assert_true(dht_tx_close(&t, ids[1234], 4, &a, &x));
     assert_int_equal(x.ref, 1234);
     assert_int_equal(dht_tx_open(&t, &r, DHT_TX_PING, &b, 77, T0 + 5000, more), 0);

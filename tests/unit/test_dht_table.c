@@ -23,7 +23,8 @@ static void flip(uint8_t id[20], unsigned bit)
 static void id_at(unsigned p, sh_rng *r, uint8_t out[20])
 {
     uint8_t rnd[20];
-    for (int i = 0; i < 20; i++) rnd[i] = (uint8_t)sh_rng_next(r);
+    for (int i = 0; i < 20; i++)
+        rnd[i] = (uint8_t)sh_rng_next(r);
     memcpy(out, SELF, 20);
     flip(out, p);
     for (unsigned b = p + 1; b < 160; b++)
@@ -39,7 +40,8 @@ static sh_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
 static uint32_t total(const dht_table *t)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < t->nb; i++) n += t->b[i].count;
+    for (uint32_t i = 0; i < t->nb; i++)
+        n += t->b[i].count;
     return n;
 }
 
@@ -51,8 +53,10 @@ static void check_invariants(const dht_table *t)
         assert_true(t->b[i].count <= DHT_K);
         for (int j = 0; j < t->b[i].count; j++) {
             unsigned p = dht_id_prefix(t->self, t->b[i].n[j].id);
-            if (i < t->nb - 1) assert_int_equal(p, i);
-            else assert_true(p >= i);
+            if (i < t->nb - 1)
+                assert_int_equal(p, i);
+            else
+                assert_true(p >= i);
         }
     }
 }
@@ -60,7 +64,8 @@ static void check_invariants(const dht_table *t)
 static int setup(void **st)
 {
     (void)st;
-    for (int i = 0; i < 20; i++) SELF[i] = (uint8_t)(0x5A ^ (i * 29));
+    for (int i = 0; i < 20; i++)
+        SELF[i] = (uint8_t)(0x5A ^ (i * 29));
     return 0;
 }
 
@@ -133,7 +138,8 @@ static void test_split_only_around_self(void **st)
      * 1..4 exist (empty), 5 is full, 6 is the new last one */
     assert_int_equal(t.nb, 7);
     assert_int_equal(t.b[5].count, 8);
-    for (int i = 1; i <= 4; i++) assert_int_equal(t.b[i].count, 0);
+    for (int i = 1; i <= 4; i++)
+        assert_int_equal(t.b[i].count, 0);
     assert_int_equal(dht_table_bucket_of(&t, id), 5);
     uint8_t deep[20];
     id_at(40, &r, deep);
@@ -180,7 +186,8 @@ static void test_good_bucket_drops_newcomers(void **st)
                          DHT_ADD_DROPPED);
     }
     assert_int_equal(t.b[0].count, 8);
-    for (int i = 0; i < 8; i++) assert_memory_equal(t.b[0].n[i].id, ids[i], 20);
+    for (int i = 0; i < 8; i++)
+        assert_memory_equal(t.b[0].n[i].id, ids[i], 20);
     uint32_t good, other;
     dht_table_counts(&t, T0, &good, &other);
     assert_int_equal(good, 8);
@@ -266,7 +273,8 @@ static void test_questionable_pinged_then_replaced(void **st)
     /* the other way round: the pinged node answers and keeps its place */
     id_at(0, &r, id);
     sh_addr a3 = v4(127, 0, 0, 12, 12);
-    assert_int_equal(dht_table_add(&t, id, &a3, DHT_HEARD, later + SH_SEC(10), &ping), DHT_ADD_PING);
+    assert_int_equal(dht_table_add(&t, id, &a3, DHT_HEARD, later + SH_SEC(10), &ping),
+                     DHT_ADD_PING);
     sh_addr victim = ping.addr;
     dht_table_add(&t, ping.id, &victim, DHT_REPLIED, later + SH_SEC(11), NULL);
     assert_non_null(dht_table_find(&t, &victim));
@@ -401,7 +409,8 @@ static void test_ip_does_not_matter(void **st)
     enum { N = 4000 };
     static uint8_t ids[N][20];
     for (int i = 0; i < N; i++)
-        for (int k = 0; k < 20; k++) ids[i][k] = (uint8_t)sh_rng_next(&r);
+        for (int k = 0; k < 20; k++)
+            ids[i][k] = (uint8_t)sh_rng_next(&r);
     dht_table same, spread;
     assert_int_equal(dht_table_init(&same, SELF, T0), 0);
     assert_int_equal(dht_table_init(&spread, SELF, T0), 0);
@@ -437,27 +446,32 @@ static void test_closest(void **st)
     enum { N = 600 };
     static uint8_t ids[N][20];
     for (int i = 0; i < N; i++) {
-        for (int k = 0; k < 20; k++) ids[i][k] = (uint8_t)sh_rng_next(&r);
+        for (int k = 0; k < 20; k++)
+            ids[i][k] = (uint8_t)sh_rng_next(&r);
         sh_addr a = v4(10, 9, (uint8_t)(i >> 8), (uint8_t)i, 6881);
         dht_table_add(&t, ids[i], &a, i % 3 ? DHT_REPLIED : DHT_HEARD, T0, NULL);
     }
     uint8_t target[20];
-    for (int k = 0; k < 20; k++) target[k] = (uint8_t)sh_rng_next(&r);
+    for (int k = 0; k < 20; k++)
+        target[k] = (uint8_t)sh_rng_next(&r);
     /* brute force over the table's good nodes */
     dht_node best[DHT_SEARCH_NODES];
     uint32_t n = dht_table_closest(&t, target, DHT_PICK_GOOD, NULL, T0, best, 8);
     assert_int_equal(n, 8);
-    for (uint32_t i = 1; i < n; i++) assert_true(dht_id_closer(best[i - 1].id, best[i].id, target) < 0);
+    for (uint32_t i = 1; i < n; i++)
+        assert_true(dht_id_closer(best[i - 1].id, best[i].id, target) < 0);
     for (uint32_t i = 0; i < t.nb; i++) {
         for (int j = 0; j < t.b[i].count; j++) {
             const dht_node *x = &t.b[i].n[j];
             if (!dht_node_good(x, T0)) continue;
             bool in = false;
-            for (uint32_t k = 0; k < n; k++) in |= memcmp(best[k].id, x->id, 20) == 0;
+            for (uint32_t k = 0; k < n; k++)
+                in |= memcmp(best[k].id, x->id, 20) == 0;
             if (!in) assert_true(dht_id_closer(x->id, best[n - 1].id, target) > 0);
         }
     }
-    for (uint32_t k = 0; k < n; k++) assert_true(best[k].replied);
+    for (uint32_t k = 0; k < n; k++)
+        assert_true(best[k].replied);
     /* "except" leaves one address out */
     dht_node again[8];
     uint32_t m = dht_table_closest(&t, target, DHT_PICK_GOOD, &best[0].addr, T0, again, 8);
@@ -468,7 +482,8 @@ static void test_closest(void **st)
     uint32_t na = dht_table_closest(&t, target, DHT_PICK_ANY, NULL, T0, any, 32);
     uint32_t nn = dht_table_closest(&t, target, DHT_PICK_ANSWER, NULL, T0, ans, 32);
     assert_true(na >= nn);
-    for (uint32_t k = 0; k < nn; k++) assert_true(ans[k].replied || ans[k].queried);
+    for (uint32_t k = 0; k < nn; k++)
+        assert_true(ans[k].replied || ans[k].queried);
     dht_table_free(&t);
 }
 
@@ -481,7 +496,8 @@ static void test_rekey(void **st)
     assert_int_equal(dht_table_init(&t, SELF, T0), 0);
     for (int i = 0; i < 300; i++) {
         uint8_t id[20];
-        for (int k = 0; k < 20; k++) id[k] = (uint8_t)sh_rng_next(&r);
+        for (int k = 0; k < 20; k++)
+            id[k] = (uint8_t)sh_rng_next(&r);
         sh_addr a = v4(10, 9, (uint8_t)(i >> 8), (uint8_t)i, 6881);
         dht_table_add(&t, id, &a, DHT_REPLIED, T0, NULL);
     }

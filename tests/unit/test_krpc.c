@@ -43,7 +43,8 @@ static bool rejected(const char *s, size_t len, const char *why)
     sh_errinfo ei = {{0}, 0};
     int rc = sh_krpc_decode((const uint8_t *)s, len, m, &ei);
     if (rc != SH_EKRPC) fail_msg("accepted \"%.*s\" (rc %d)", (int)len, s, rc);
-    if (why && !strstr(ei.msg, why)) fail_msg("\"%.*s\": message \"%s\" lacks \"%s\"", (int)len, s, ei.msg, why);
+    if (why && !strstr(ei.msg, why))
+        fail_msg("\"%.*s\": message \"%s\" lacks \"%s\"", (int)len, s, ei.msg, why);
     bool ans = m->answerable;
     if (ans) assert_int_equal(m->kind, SH_KRPC_QUERY);
     /* nothing half-decoded leaks out */
@@ -167,7 +168,8 @@ static void round_trip(const sh_krpc_msg *in, sh_krpc_msg *out)
 
 static void fill_tid(sh_krpc_msg *m, uint8_t len)
 {
-    for (uint8_t i = 0; i < len; i++) m->tid[i] = (uint8_t)(0xF0 + i);
+    for (uint8_t i = 0; i < len; i++)
+        m->tid[i] = (uint8_t)(0xF0 + i);
     m->tid_len = len;
 }
 
@@ -181,7 +183,8 @@ static void test_round_trip_queries(void **st)
         q->method = (sh_krpc_method)method;
         fill_tid(q, 16);
         q->read_only = method == SH_KRPC_FIND_NODE;
-        for (int i = 0; i < 20; i++) q->id[i] = (uint8_t)(i * 13), q->target[i] = (uint8_t)(255 - i);
+        for (int i = 0; i < 20; i++)
+            q->id[i] = (uint8_t)(i * 13), q->target[i] = (uint8_t)(255 - i);
         if (method == SH_KRPC_ANNOUNCE_PEER) {
             q->port = 65535;
             q->has_token = true;
@@ -223,7 +226,8 @@ static void test_round_trip_responses(void **st)
         a4.ip[3] = (uint8_t)(i + 1);
         assert_int_equal(sh_krpc_pack_node(n4 + 26 * i, id, &a4), 26);
     }
-    for (int i = 0; i < 2; i++) assert_int_equal(sh_krpc_pack_node(n6 + 38 * i, ID_A, &a6), 38);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(sh_krpc_pack_node(n6 + 38 * i, ID_A, &a6), 38);
     m->nodes = (sh_span){n4, sizeof n4};
     m->nodes6 = (sh_span){n6, sizeof n6};
     m->has_token = true;
@@ -259,7 +263,8 @@ static void test_round_trip_responses(void **st)
     m->kind = SH_KRPC_RESPONSE;
     m->has_values = true;
     memcpy(m->id, ID_M, 20);
-    enc_eq(m, "d1:rd2:id20:mnopqrstuvwxyz1234566:valuesle" "e1:t0:1:y1:re");
+    enc_eq(m, "d1:rd2:id20:mnopqrstuvwxyz1234566:valuesle"
+              "e1:t0:1:y1:re");
     free(m);
     free(r);
 }
@@ -342,15 +347,15 @@ static void test_queries_accepted_edges(void **st)
     (void)st;
     sh_krpc_msg *m = new_msg();
     /* implied_port makes port optional (or 0); unknown keys, "v" and "want" are ignored */
-    assert_int_equal(dec(query("announce_peer", ID20 "12:implied_porti1e" IH20 "5:token0:"), m, NULL),
-                     0);
+    assert_int_equal(
+        dec(query("announce_peer", ID20 "12:implied_porti1e" IH20 "5:token0:"), m, NULL), 0);
     assert_true(m->implied_port);
     assert_int_equal(m->port, 0);
     assert_true(m->has_token);
     assert_int_equal(m->token_len, 0);
-    assert_int_equal(dec(query("announce_peer", ID20 "12:implied_porti0e" IH20 "4:porti80e5:token1:x"),
-                         m, NULL),
-                     0);
+    assert_int_equal(
+        dec(query("announce_peer", ID20 "12:implied_porti0e" IH20 "4:porti80e5:token1:x"), m, NULL),
+        0);
     assert_false(m->implied_port);
     assert_int_equal(m->port, 80);
     assert_int_equal(
