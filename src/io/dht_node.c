@@ -218,7 +218,6 @@ void sh_dht_node_free(sh_dht_node *n)
     }
     if (n->timer) sh_loop_cancel(n->loop, n->timer);
     if (n->save_timer) sh_loop_cancel(n->loop, n->save_timer);
-    if (n->rejoin_timer) sh_loop_cancel(n->loop, n->rejoin_timer);
     if (n->registered) sh_loop_del(n->loop, n->fd);
     if (n->fd >= 0) close(n->fd);
     sh_dht_free(n->dht);
@@ -233,32 +232,8 @@ void sh_dht_node_on_search(sh_dht_node *n, sh_dht_node_fn fn, void *ud)
     n->fn_ud = ud;
 }
 
-static void on_rejoin(sh_loop *l, uint64_t id, void *ud)
-{
-    (void)l;
-    (void)id;
-    sh_dht_node *n = ud;
-    n->rejoin_timer = 0;
-    sh_dht_stats ds;
-    sh_dht_stats_get(n->dht, &ds);
-    if (ds.good == 0) {
-        sh_log(&n->log, SH_LOG_INFO, LOG_TAG, "no good node known: bootstrapping again");
-        for (uint32_t i = 0; i < n->nboot; i++)
-            sh_dht_bootstrap(n->dht, &n->boot[i], now_of(n));
-        dht_node_pump(n, false);
-    }
-    n->rejoin_timer = sh_loop_timer(n->loop, now_of(n) + SH_DHT_NODE_REJOIN_INTERVAL, on_rejoin, n);
-}
-
 void sh_dht_node_bootstrap(sh_dht_node *n, const sh_addr *addr)
 {
-    bool known = false;
-    for (uint32_t i = 0; i < n->nboot; i++)
-        known = known || sh_addr_eq(&n->boot[i], addr);
-    if (!known && n->nboot < DHT_NODE_MAX_BOOT) n->boot[n->nboot++] = *addr;
-    if (!n->rejoin_timer)
-        n->rejoin_timer =
-            sh_loop_timer(n->loop, now_of(n) + SH_DHT_NODE_REJOIN_INTERVAL, on_rejoin, n);
     sh_dht_bootstrap(n->dht, addr, now_of(n));
     dht_node_pump(n, false);
 }

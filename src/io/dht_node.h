@@ -27,9 +27,8 @@
 #include "io/loop.h"
 
 #define SH_DHT_NODE_SAVE_INTERVAL SH_SEC(300)
-#define SH_DHT_NODE_REJOIN_INTERVAL SH_SEC(30) /* bootstrap again while we know no good node */
-#define SH_DHT_NODE_RCVBUF (1 << 20)           /* socket receive buffer asked for */
-#define SH_DHT_NODE_MAX_DATAGRAM 8192u         /* longer datagrams are dropped (counted) */
+#define SH_DHT_NODE_RCVBUF (1 << 20)   /* socket receive buffer asked for */
+#define SH_DHT_NODE_MAX_DATAGRAM 8192u /* longer datagrams are dropped (counted) */
 
 typedef struct sh_dht_node_config {
     sh_addr bind;              /* IP:port; family 0 means 0.0.0.0; port 0 an ephemeral port */
@@ -75,9 +74,8 @@ void sh_dht_node_on_search(sh_dht_node *n, sh_dht_node_fn fn, void *ud);
 
 /*
  * sh_dht_bootstrap / sh_dht_search on this node; datagrams go out at once.
- * The first 16 bootstrap addresses are remembered: while the node knows no
- * good node (the router was not up yet, or the network went away), it
- * bootstraps from them again every SH_DHT_NODE_REJOIN_INTERVAL.
+ * The core remembers bootstrap addresses and tries them again while its
+ * table is empty (a router that was not up yet is found later).
  */
 void sh_dht_node_bootstrap(sh_dht_node *n, const sh_addr *addr);
 uint64_t sh_dht_node_search(sh_dht_node *n, const uint8_t info_hash[20], uint16_t announce_port);

@@ -11,7 +11,6 @@
 #include <sys/uio.h>
 
 #define DHT_NODE_RX_BATCH 16 /* datagrams per recvmmsg */
-#define DHT_NODE_MAX_BOOT 16 /* bootstrap addresses remembered for rejoining */
 
 struct sh_dht_node {
     sh_loop *loop;
@@ -26,10 +25,6 @@ struct sh_dht_node {
     sh_dht_node_fn fn;
     void *fn_ud;
     sh_dht_node_stats st;
-
-    sh_addr boot[DHT_NODE_MAX_BOOT];
-    uint32_t nboot;
-    uint64_t rejoin_timer;
 
     char *state_path;
     sh_time save_interval;
