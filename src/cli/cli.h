@@ -25,6 +25,8 @@ typedef struct cli_command {
 
 int cmd_create(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_seed(int argc, char **argv);
+int cmd_get(int argc, char **argv);
 int cmd_tracker(int argc, char **argv);
 int cmd_dht(int argc, char **argv);
 
