@@ -7,6 +7,7 @@ commands into the pipe and parses the log as it grows.
 """
 
 import re
+import socket
 import subprocess
 import time
 
@@ -183,3 +184,48 @@ class Krpc:
 def parse_addr(s):
     host, port = s.rsplit(":", 1)
     return host, int(port)
+
+
+# ---------------------------------------------------------------- routers for peer tests
+
+
+def udp_port(ip):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def free_port_both(ip):
+    for _ in range(100):
+        s = socket.socket()
+        s.bind((ip, 0))
+        port = s.getsockname()[1]
+        s.close()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind((ip, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+    raise RuntimeError("no free port on " + ip)
+
+
+def start_router(shoals, workdir):
+    """A `shoal dht` on a new address under peers.py's `shoals`; returns "IP:PORT".
+
+    (`DhtFleet` is the variant under conftest's `procs`, with --control.)"""
+    from peers import ShoalProc, new_ip
+
+    ip = new_ip()
+    port = udp_port(ip)
+    pr = ShoalProc(shoals, ["dht", "-l", "%s:%d" % (ip, port), "--stats-every", "0"], workdir,
+                   "router")
+    deadline = time.monotonic() + scaled(5)
+    while "listening on" not in pr.stdout():
+        assert pr.poll() is None and time.monotonic() < deadline, pr.describe()
+        time.sleep(0.02)
+    return "%s:%d" % (ip, port)

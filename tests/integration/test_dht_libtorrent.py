@@ -7,17 +7,34 @@ UPnP and NAT-PMP off; bootstrap = a `shoal dht` node).
 
 - libtorrent finds, through get_peers, a peer that a shoal node announced;
 - a shoal node finds a libtorrent seeder that announced itself (libtorrent
-  announces every torrent it has to the DHT, with its listen port).
+  announces every torrent it has to the DHT, with its listen port);
+- a libtorrent downloader finds a `shoal seed --dht-bootstrap` through the
+  DHT alone (no tracker, no peer given) and downloads from it;
+- `shoal get --dht-bootstrap` finds a libtorrent seeder the same way and
+  downloads from it (v1, v2 and hybrid torrents: libtorrent announces a v2
+  torrent under its truncated v2 hash, as shoal looks it up).
 """
 
+import os
 import time
 
 import pytest
 
 from conftest import scaled
-from dht_util import DhtFleet
+from dht_util import DhtFleet, start_router
+from peers import (  # noqa: F401  (shoals is a fixture)
+    assert_same_data,
+    new_ip,
+    shoal_create,
+    shoals,
+    start_get,
+    start_seed,
+    wait_all,
+    write_random,
+)
 
 lt = pytest.importorskip("libtorrent")
+from ltpeer import LtPeer, make_torrent  # noqa: E402
 
 FLEET = 10
 
@@ -102,3 +119,53 @@ def test_shoal_finds_libtorrent_seeder(dht_net, tmp_dir, make_random_file, lt_ma
     while not found():
         assert time.monotonic() < deadline, f"shoal never found {want}: {fleet.founds(info)}"
         time.sleep(1)
+
+
+def lt_dht_settings(router):
+    return {"enable_dht": True, "dht_bootstrap_nodes": router,
+            "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False}
+
+
+@pytest.mark.parametrize("version", ["v1", "hybrid"])
+def test_libtorrent_downloads_from_shoal_seed_found_in_dht(tmp_path, shoals, version):
+    data = write_random(str(tmp_path / "data.bin"), 2 * 1024 * 1024 + 777)
+    torrent = shoal_create(data, str(tmp_path / "data.torrent"), version=version)
+    router = start_router(shoals, str(tmp_path))
+    start_seed(shoals, str(tmp_path), torrent, data, extra=["--dht-bootstrap", router])
+    peer = LtPeer(new_ip(), settings=lt_dht_settings(router))
+    try:
+        dl = tmp_path / "lt"
+        dl.mkdir()
+        t0 = time.monotonic()
+        h = peer.add(torrent, str(dl))
+        peer.wait_seeding(h, scaled(60))
+        print("\nlibtorrent found the shoal seed in the DHT and downloaded in %.2f s"
+              % (time.monotonic() - t0))
+        assert_same_data(data, str(dl / "data.bin"))
+    finally:
+        peer.close()
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "hybrid"])
+def test_shoal_get_finds_libtorrent_seeder_in_dht(tmp_path, shoals, version):
+    src = tmp_path / "src"
+    src.mkdir()
+    data = write_random(str(src / "data.bin"), 2 * 1024 * 1024 + 333)
+    torrent = make_torrent(data, version, str(tmp_path / "data.torrent"))
+    router = start_router(shoals, str(tmp_path))
+    seeder = LtPeer(new_ip(), settings=lt_dht_settings(router))
+    try:
+        h = seeder.add(torrent, str(src), seed=True)
+        seeder.wait_seeding(h, scaled(20))
+        t0 = time.monotonic()
+        g = start_get(shoals, str(tmp_path), torrent, str(tmp_path / "out"),
+                      extra=["--dht-bootstrap", router, "--json", "--timeout", "60"])
+        assert wait_all([g], 90) == [0], g.describe()
+        print("\nshoal get found the libtorrent seeder in the DHT and downloaded in %.2f s"
+              % (time.monotonic() - t0))
+        assert_same_data(data, str(tmp_path / "out" / "data.bin"))
+        j = g.json()
+        assert j["dht"]["peers_found"] >= 1
+        assert j["down_bytes"] >= os.path.getsize(data)  # pads of a hybrid count too
+    finally:
+        seeder.close()

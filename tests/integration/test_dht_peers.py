@@ -19,8 +19,8 @@ import time
 import pytest
 
 from conftest import scaled
+from dht_util import free_port_both, start_router
 from peers import (  # noqa: F401  (shoals is a fixture)
-    ShoalProc,
     assert_same_data,
     new_ip,
     run_shoal,
@@ -31,43 +31,6 @@ from peers import (  # noqa: F401  (shoals is a fixture)
     wait_all,
     write_random,
 )
-
-
-def udp_port(ip):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((ip, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def free_port_both(ip):
-    for _ in range(100):
-        s = socket.socket()
-        s.bind((ip, 0))
-        port = s.getsockname()[1]
-        s.close()
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind((ip, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-    raise RuntimeError("no free port on " + ip)
-
-
-def start_router(shoals, workdir):
-    ip = new_ip()
-    port = udp_port(ip)
-    pr = ShoalProc(shoals, ["dht", "-l", "%s:%d" % (ip, port), "--stats-every", "0"], workdir,
-                   "router")
-    deadline = time.monotonic() + scaled(5)
-    while "listening on" not in pr.stdout():
-        assert pr.poll() is None and time.monotonic() < deadline, pr.describe()
-        time.sleep(0.02)
-    return "%s:%d" % (ip, port)
 
 
 @pytest.fixture
