@@ -17,6 +17,14 @@ def _cdf_file(path, times, n):
             f.write("%.4f %.6f\n" % (t, k / n))
 
 
+def _ratio_ticks(span):
+    """(step, format) for the T* axis: about 4 to 12 ticks on round multiples."""
+    for step in (0.25, 0.5, 1, 2, 5, 10, 20, 50):
+        if span / step <= 12:
+            return step, "%.2f" if step < 0.5 else "%.1f" if step < 1 else "%.0f"
+    return 100, "%.0f"
+
+
 def draw(png, params, runs, work):
     """Writes png; returns None, or why it could not."""
     if not shutil.which("gnuplot"):
@@ -31,8 +39,9 @@ def draw(png, params, runs, work):
         xmax = max(xmax, max(times))
         dat = os.path.join(work, "cdf-%s.dat" % name)
         _cdf_file(dat, times, n)
-        plots.append("'%s' using 1:2 with steps lw 2 lc rgb '%s' title '%s (%d/%d done, max %.2f T*)'"
-                     % (dat, COLOURS.get(name, "black"), name, len(times), n,
+        last = "max" if len(times) == n else "last done at"
+        plots.append("'%s' using 1:2 with steps lw 2 lc rgb '%s' title '%s (%d/%d done, %s %.2f T*)'"
+                     % (dat, COLOURS.get(name, "black"), name, len(times), n, last,
                         max(times) / tstar))
     if not plots:
         return "no host completed: nothing to draw"
@@ -49,10 +58,11 @@ def draw(png, params, runs, work):
         "set xrange [0:%g]" % (xmax * 1.08),
         "set yrange [0:1.02]",
         "set link x2 via x/%g inverse x*%g" % (tstar, tstar),
-        "set x2tics 0.25 format '%.2f'" if xmax / tstar < 3 else "set x2tics format '%.1f'",
+        "set x2tics %s format '%s'" % _ratio_ticks(xmax * 1.08 / tstar),
         "set xtics nomirror",
         "set grid xtics ytics",
-        "set key left top box opaque",
+        "set key below height 1.5",
+        "set bmargin 6",
         "set arrow from %g, graph 0 to %g, graph 1 nohead lw 2 dt 2 lc rgb 'black'" % (tstar, tstar),
         "set label 'T* = %.1f s' at %g, graph 0.05 offset 0.5,0" % (tstar, tstar),
         "plot " + ", \\\n     ".join(plots),

@@ -74,6 +74,16 @@ class SwarmRun:
         except (OSError, ValueError):
             return {}
 
+    def leechers(self):
+        """Leechers the tracker counts in the swarm of our info-hash.
+
+        Not the tracker-wide total: libtorrent announces a hybrid torrent
+        under both its v1 and its v2 hash, so it is counted twice there."""
+        for t in self.tracker_stats().get("torrents", []):
+            if t.get("info_hash") == self.cfg.tracker_hash:
+                return t.get("leechers", 0)
+        return 0
+
     # ---------------------------------------------------------------- helpers
 
     def _wait(self, pred, timeout, what, watch=()):
@@ -95,7 +105,7 @@ class SwarmRun:
         self.start_getters()
         self._wait(self.getters_started, self.cfg.startup_timeout,
                    "%d %s downloaders to start" % (self.n, self.client), self.watched())
-        self._wait(lambda: self.tracker_stats().get("leechers", 0) >= self.n,
+        self._wait(lambda: self.leechers() >= self.n,
                    self.cfg.startup_timeout, "the tracker to count %d leechers" % self.n,
                    self.watched())
         startup_s = time.monotonic() - t_start
