@@ -33,6 +33,9 @@ def _self_cpu():
     return ru.ru_utime + ru.ru_stime
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 class RunFailed(Exception):
     pass
 
@@ -153,8 +156,14 @@ class SwarmRun:
                 h["done_after_deadline_s"], h["done_s"] = h["done_s"], None
         self.tracker_end = self.tracker_stats()
         self.procs.stop([self.tracker])
+        self.check_sanitizer(self.tracker)
         self.harness_cpu = harness_cpu
         return self.result(hosts, origin, startup_s, window_s, own_cpu, machine_share, machine)
+
+    def check_sanitizer(self, p):
+        """A sanitizer build's report in p's stderr fails the run."""
+        if p is not None and any(m in p.stderr() for m in SANITIZER_MARKERS):
+            self.failures.append("%s: sanitizer report" % p.name)
 
     def watched(self):
         """Processes whose early exit fails the start-up."""

@@ -104,6 +104,8 @@ class ShoalRun(SwarmRun):
         self.procs.stop(self.getters, grace=20)
         if self.origin is not None:
             self.procs.stop([self.origin], grace=10)
+        for p in self.getters + [self.origin]:
+            self.check_sanitizer(p)
         hosts = []
         for i, p in enumerate(self.getters):
             j = last_json(p.stdout())

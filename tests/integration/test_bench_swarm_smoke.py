@@ -3,13 +3,15 @@
 The benchmark is not a test of shoal's speed; this checks that it starts a
 tracker, an origin and 10 `shoal get` through the tracker, caps them, times
 them from T0, writes its JSON and PNG, and leaves no process and no data
-behind. And that it refuses bad arguments.
+behind, also when interrupted. And that it refuses bad arguments.
 """
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import scaled
@@ -82,6 +84,47 @@ def test_small_swarm(shoal_bin, tmp_path):
     pids = [h["pid"] for h in run["hosts"]] + [run["origin"]["pid"], run["tracker"]["pid"]]
     assert not [pid for pid in pids if alive(pid)]
     assert list(work.iterdir()) == []
+
+
+def running_with(text):
+    """Pids of processes whose command line mentions text."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if text.encode() in f.read() and alive(int(d)):
+                    out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
+def test_ctrl_c_ends_everything(shoal_bin, tmp_path):
+    """SIGINT while the getters wait for the origin: every child ends, the data goes."""
+    work = tmp_path / "work"
+    work.mkdir()
+    p = subprocess.Popen([PY, str(BENCH), "--shoal", shoal_bin, "--peers", str(N), "--size", "1M",
+                          "--rate", "64K", "--no-libtorrent", "--out", str(tmp_path / "out"),
+                          "--work-dir", str(work)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        deadline = time.monotonic() + scaled(60)
+        while not running_with(str(work)) or len(running_with(str(work))) < N:
+            assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+            time.sleep(0.1)
+        time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=scaled(30))
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, (out, err)
+    assert "interrupted" in err
+    assert running_with(str(work)) == []
+    assert list(work.iterdir()) == []
+    assert not (tmp_path / "out").exists()  # nothing measured, nothing written
 
 
 def test_bad_arguments(shoal_bin, tmp_path):
