@@ -15,7 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TICK SH_MS(50) /* also how often the peer count is sampled for --json "peers" */
+/* The session's housekeeping tick: progress, --timeout, the --json peer count.
+ * A terminal's progress line redraws 4 times a second; without one, once a
+ * second is plenty — a fleet runs a thousand of these, and 20 wake-ups a
+ * second each cost most of a core for nothing (bench/swarm, N = 1000). */
+#define TICK_TTY SH_MS(250)
+#define TICK_QUIET SH_SEC(1)
+#define TICK(s) ((s)->tp.tty ? TICK_TTY : TICK_QUIET)
 
 typedef enum end_kind {
     END_NONE = 0,
@@ -220,7 +226,7 @@ static void on_tick(sh_loop *l, uint64_t id, void *ud)
     sample(s, &st);
     check_timeout(s, &st, now);
     if (s->end == END_NONE) show_progress(s, &st, now);
-    if (s->end == END_NONE && !sh_loop_timer(l, now + TICK, on_tick, s)) finish(s, END_FAILED);
+    if (s->end == END_NONE && !sh_loop_timer(l, now + TICK(s), on_tick, s)) finish(s, END_FAILED);
 }
 
 /* ---------------------------------------------------------------- the end */
@@ -440,7 +446,7 @@ static int run(session *s)
     if (o->is_get) print_listening(s, &st);
     if (st.state != SH_PEERD_CHECKING)
         on_event(s->pd, st.state, s); /* changed before we listened */
-    if (s->end == END_NONE && !sh_loop_timer(s->loop, s->start + TICK, on_tick, s))
+    if (s->end == END_NONE && !sh_loop_timer(s->loop, s->start + TICK(s), on_tick, s))
         return cli_cmd_error(EXIT_FAIL, o->cmd, "out of memory");
     if (s->end == END_NONE && sh_loop_run(s->loop))
         snprintf(s->fail_msg, sizeof s->fail_msg, "the event loop failed"), s->end = END_FAILED;
