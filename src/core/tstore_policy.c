@@ -133,20 +133,34 @@ static void take(const sh_tstore *t, ts_swarm *s, ts_peer *p, bool seed, uint32_
     if (p->handouts == t->cfg.origin_handouts) s->qfull++;
 }
 
-/* Draws up to need eligible peers of class cls into out; returns how many. */
+/* Draws up to need eligible peers of class cls into out; returns how many.
+ * Candidates are drawn a batch at a time (as many as are still wanted) and
+ * their entries prefetched before any is examined: the entries are random
+ * positions of a large array, so the cache misses then overlap instead of
+ * queueing. Draws happen in exactly the order of a one-by-one loop that
+ * stops at need, so the answers do not depend on the batching. */
+#define BATCH_MAX 64u
 static uint32_t sample(sh_tstore *t, ts_swarm *s, int cls, const ts_asker *a, bool quota,
                        uint32_t need, sh_tpeer *out)
 {
     uint32_t lo = sh_ts_region_start(s, cls), m = s->cnt[cls];
-    uint32_t budget = need * 4 + 32, got = 0;
+    uint32_t budget = need * 4 + 32, got = 0, j = 0;
     if (budget > m) budget = m;
     if (quota && s->qwin == a->window && s->qfull >= m) return 0; /* every seed at quota */
     fy_reset(t);
-    for (uint32_t j = 0; j < budget && got < need; j++) {
-        uint32_t pos = lo + fy_draw(t, j, m);
-        ts_peer *p = &s->peers[pos];
-        if (!eligible(t, a, p, pos, quota)) continue;
-        take(t, s, p, cls == CLS_SEED, a->window, &out[got++]);
+    while (j < budget && got < need) {
+        uint32_t pos[BATCH_MAX], k = need - got;
+        if (k > BATCH_MAX) k = BATCH_MAX;
+        if (k > budget - j) k = budget - j;
+        for (uint32_t i = 0; i < k; i++) {
+            pos[i] = lo + fy_draw(t, j++, m);
+            __builtin_prefetch(&s->peers[pos[i]]);
+        }
+        for (uint32_t i = 0; i < k; i++) {
+            ts_peer *p = &s->peers[pos[i]];
+            if (!eligible(t, a, p, pos[i], quota)) continue;
+            take(t, s, p, cls == CLS_SEED, a->window, &out[got++]);
+        }
     }
     return got;
 }
