@@ -77,6 +77,7 @@ static int decode_announce(const uint8_t *pkt, const sh_addr *remote, sh_announc
     sh_ann_unmap(remote, &r->addr);
     r->addr.port = port;
     r->compact = true;
+    r->no_peer_id = true; /* a UDP answer has no room for them: the store need not copy them */
     r->want_v6 = r->addr.family == 6;
     return 0;
 }
@@ -135,13 +136,14 @@ size_t sh_udp_announce_reply(uint8_t *out, size_t cap, uint32_t txid, const sh_a
     put32(out + 8, r->interval);
     put32(out + 12, r->incomplete);
     put32(out + 16, r->complete);
-    size_t o = ANNOUNCE_REPLY_HDR, each = family == 4 ? 6 : 18;
-    for (uint32_t i = 0; i < r->num_peers && cap - o >= each; i++) {
-        if (r->peers[i].addr.family != family) continue;
-        uint8_t c[18];
-        sh_addr_to_compact(&r->peers[i].addr, c);
-        memcpy(out + o, c, each);
-        o += each;
+    size_t o = ANNOUNCE_REPLY_HDR, iplen = family == 4 ? 4 : 16;
+    for (uint32_t i = 0; i < r->num_peers && cap - o >= iplen + 2; i++) {
+        const sh_addr *a = &r->peers[i].addr;
+        if (a->family != family) continue;
+        memcpy(out + o, a->ip, iplen); /* BEP 23 compact form, written in place */
+        out[o + iplen] = (uint8_t)(a->port >> 8);
+        out[o + iplen + 1] = (uint8_t)a->port;
+        o += iplen + 2;
     }
     return o;
 }
@@ -274,11 +276,11 @@ int sh_udp_reply_decode(const uint8_t *pkt, size_t len, uint32_t txid, int famil
 
 /* ---- stateless connection ids ---- */
 
-static uint64_t le64(const uint8_t *p)
+/* Key material only: the byte order need not be fixed, just the same. */
+static uint64_t word64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
+    uint64_t v;
+    memcpy(&v, p, 8);
     return v;
 }
 
@@ -288,7 +290,7 @@ static uint64_t le64(const uint8_t *p)
  * secret is folded into the key, so every byte of it counts. */
 static uint64_t conn_id_at(const uint8_t secret[32], const sh_addr *client, uint64_t window)
 {
-    sh_sipkey k = {le64(secret) ^ le64(secret + 16), le64(secret + 8) ^ le64(secret + 24)};
+    sh_sipkey k = {word64(secret) ^ word64(secret + 16), word64(secret + 8) ^ word64(secret + 24)};
     uint8_t in[1 + 16 + 2 + 8] = {client->family};
     memcpy(in + 1, client->ip, client->family == 4 ? 4 : 16);
     in[17] = (uint8_t)(client->port >> 8);
