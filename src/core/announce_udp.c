@@ -13,8 +13,9 @@
  * address it does not receive at, so a spoofed source cannot make the
  * tracker reflect big answers at a victim. Instead of a table of issued ids,
  * the id is SipHash-2-4 keyed by the server's secret over (client family,
- * ip, port, window number), with 60-second windows; the current and the previous window are accepted,
- * so an id lives between one and two minutes and the server keeps nothing.
+ * ip, port, window number), with 60-second windows; the current and the
+ * previous window are accepted, so an id lives between one and two minutes
+ * and the server keeps nothing.
  */
 #include "announce_int.h"
 

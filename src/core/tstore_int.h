@@ -155,7 +155,7 @@ typedef struct ts_asker {
     uint32_t pid; /* another entry with this peer id hash is it too */
     uint8_t family;
     bool want_v6;
-    bool want_ids; /* copy peer ids into the answer (if the store keeps them) */
+    bool want_ids;          /* copy peer ids into the answer (if the store keeps them) */
     uint32_t now_s, window; /* seconds; handout window number */
 } ts_asker;
 

@@ -22,9 +22,9 @@
  *   (c) empty peers, a uniform sample.
  * The asker never receives itself (its own entry, or another entry with the
  * same peer id, compared by a 32-bit keyed hash: a collision merely leaves
- * one peer out of one answer); an IPv4 asker receives only IPv4 peers unless it asked for
- * peers6; peers that missed two intervals but have not been swept yet are
- * skipped.
+ * one peer out of one answer); an IPv4 asker receives only IPv4 peers
+ * unless it asked for peers6; peers that missed two intervals but have not
+ * been swept yet are skipped.
  *
  * Sampling is a partial Fisher–Yates shuffle over a region's index range:
  * the swaps are kept in a small scratch map instead of being applied to the
@@ -36,9 +36,8 @@
  * skipped without drawing. Handouts are counted in the swarm's window:
  * the first seed sample of a new window zeroes every seed's count, once
  * per window, so an entry needs no window number of its own. All
- * randomness comes from the
- * store's generator, seeded from the config: one seed, one sequence of
- * answers.
+ * randomness comes from the store's generator, seeded from the config: one
+ * seed, one sequence of answers.
  */
 #include "tstore_int.h"
 
@@ -113,7 +112,8 @@ static bool eligible(const sh_tstore *t, const ts_asker *a, const ts_peer *p, ui
                      bool quota)
 {
     if (pos == a->pos || p->pid == a->pid || sh_ts_stale(t, p, a->now_s)) return false;
-    if ((p->flags & TS_F_V6) && a->family == 4 && !a->want_v6) return false;
+    uint8_t family = p->flags & TS_F_V6 ? 6 : 4;
+    if (family != a->family && !a->want_v6) return false;
     return !quota || p->handouts < t->cfg.origin_handouts;
 }
 
@@ -128,8 +128,7 @@ static void roll_window(ts_swarm *s, uint32_t w)
 }
 
 /* Copies the peer at pos into out; a seed's handout is counted. */
-static void take(const sh_tstore *t, ts_swarm *s, uint32_t pos, bool seed, bool ids,
-                 sh_tpeer *out)
+static void take(const sh_tstore *t, ts_swarm *s, uint32_t pos, bool seed, bool ids, sh_tpeer *out)
 {
     ts_peer *p = ts_at(s, pos);
     memset(out, 0, sizeof *out);

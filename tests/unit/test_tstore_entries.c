@@ -284,8 +284,7 @@ static void test_index_sizes(void **st)
         sh_addr a = addr_of(n, n % 5 ? 4 : 6);
         uint32_t pos = sh_ts_peer_find(t, s, &a);
         assert_true((pos != TS_NONE) == (n % 50 == 0));
-        if (pos != TS_NONE)
-            assert_int_equal(sh_ts_class_of(s, pos), n % 4 ? CLS_EMPTY : CLS_SEED);
+        if (pos != TS_NONE) assert_int_equal(sh_ts_class_of(s, pos), n % 4 ? CLS_EMPTY : CLS_SEED);
     }
     sh_tstore_free(t);
 }
