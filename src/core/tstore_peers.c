@@ -3,8 +3,9 @@
  * class regions, the parallel peer-id array, and the address index (layout
  * in tstore_int.h).
  *
- * The array and the index are sized apart: the array grows by half again
- * (and halves when three quarters of it stand empty), the index doubles
+ * The array and the index are sized apart: the array grows by a quarter
+ * (little slack for a few more copies; and halves when three quarters of it
+ * stand empty), the index doubles
  * when it would pass three quarters full (and halves below one eighth).
  * Positions do not move when the array is reallocated, so the index is
  * rebuilt only when its own size changes. The index is hashed with SipHash
@@ -190,7 +191,7 @@ static int make_room(sh_tstore *t, ts_swarm *s, uint32_t stride)
     if (s->n == s->cap || stride != s->stride) {
         uint32_t cap = s->cap;
         if (s->n == s->cap) {
-            cap = s->cap < MIN_PEERS ? MIN_PEERS : s->cap + s->cap / 2;
+            cap = s->cap < MIN_PEERS ? MIN_PEERS : s->cap + s->cap / 4;
             if (cap > t->cfg.max_peers_swarm) cap = t->cfg.max_peers_swarm;
             if (cap <= s->n) return SH_ELIMIT;
         }
