@@ -137,14 +137,24 @@ size_t sh_udp_announce_reply(uint8_t *out, size_t cap, uint32_t txid, const sh_a
     put32(out + 8, r->interval);
     put32(out + 12, r->incomplete);
     put32(out + 16, r->complete);
-    size_t o = ANNOUNCE_REPLY_HDR, iplen = family == 4 ? 4 : 16;
-    for (uint32_t i = 0; i < r->num_peers && cap - o >= iplen + 2; i++) {
+    size_t o = ANNOUNCE_REPLY_HDR;
+    /* BEP 23 compact entries written in place; one loop per family keeps
+     * every copy a fixed size */
+    for (uint32_t i = 0; family == 4 && i < r->num_peers && cap - o >= 6; i++) {
         const sh_addr *a = &r->peers[i].addr;
-        if (a->family != family) continue;
-        memcpy(out + o, a->ip, iplen); /* BEP 23 compact form, written in place */
-        out[o + iplen] = (uint8_t)(a->port >> 8);
-        out[o + iplen + 1] = (uint8_t)a->port;
-        o += iplen + 2;
+        if (a->family != 4) continue;
+        memcpy(out + o, a->ip, 4);
+        out[o + 4] = (uint8_t)(a->port >> 8);
+        out[o + 5] = (uint8_t)a->port;
+        o += 6;
+    }
+    for (uint32_t i = 0; family == 6 && i < r->num_peers && cap - o >= 18; i++) {
+        const sh_addr *a = &r->peers[i].addr;
+        if (a->family != 6) continue;
+        memcpy(out + o, a->ip, 16);
+        out[o + 16] = (uint8_t)(a->port >> 8);
+        out[o + 17] = (uint8_t)a->port;
+        o += 18;
     }
     return o;
 }
