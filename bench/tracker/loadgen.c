@@ -363,6 +363,14 @@ static int udp_answer(conn *c, const uint8_t *p, size_t r)
         }
     } else {
         errors++;
+        /* most likely an expired connection id (a fill on a loaded machine
+         * can outlast one): get a new one, the timeout resends the rest */
+        if (action == 3 && c->conn_id) {
+            c->conn_id = 0;
+            c->inflight = 0;
+            udp_send_connect(c);
+        }
+        return c->conn_id != 0;
     }
     return 1;
 }
