@@ -25,12 +25,13 @@
 
 typedef struct sh_tstore_config {
     uint32_t max_swarms;          /* 0 → 100 000 */
-    uint32_t max_peers_swarm;     /* 0 → 50 000 */
+    uint32_t max_peers_swarm;     /* 0 → 50 000; at most 4 194 303 */
     uint32_t max_peers_total;     /* 0 → 1 000 000 */
     uint32_t interval;            /* seconds told to clients; 0 → 30 */
     uint32_t min_interval;        /* 0 → interval / 2 */
-    uint32_t origin_handouts;     /* per seed per interval once leechers hold data; 0 → 8 */
+    uint32_t origin_handouts;     /* per seed per interval once leechers hold data; 0 → 8; at most 255 */
     bool private_mode;            /* only allowed info hashes are tracked */
+    bool no_peer_ids;             /* keep no peer ids (20 bytes less per peer): answers carry none */
     uint64_t seed;
 } sh_tstore_config;
 
@@ -45,8 +46,9 @@ int sh_tstore_allow(sh_tstore *t, const uint8_t info_hash[20]);
 /*
  * Records an announce and fills *reply (interval, counts, and up to
  * req->numwant peers chosen by the policy into peers_buf of capacity max).
- * reply->peers points at peers_buf. Refusals (not allowed, full) return
- * SH_ETRACKER with reply->failure set.
+ * reply->peers points at peers_buf. The peers carry their peer ids unless
+ * req->no_peer_id is set or the store keeps none (has_peer_id says which).
+ * Refusals (not allowed, full) return SH_ETRACKER with reply->failure set.
  */
 int sh_tstore_announce(sh_tstore *t, const sh_announce_req *req, sh_time now,
                        sh_announce_reply *reply, sh_tpeer *peers_buf, uint32_t max);

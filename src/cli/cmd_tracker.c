@@ -56,7 +56,9 @@ static void usage(FILE *f)
             "                          comments and blank lines ignored); implies --private\n"
             "      --max-peers N       peers tracked in total (default 1000000)\n"
             "      --max-swarms N      swarms tracked (default 100000)\n"
-            "      --max-swarm-peers N peers per swarm (default 50000)\n"
+            "      --max-swarm-peers N peers per swarm (default 50000; at most 4194303)\n"
+            "      --no-peer-ids       keep no peer ids (20 bytes less per peer); answers in\n"
+            "                          the dictionary form (compact=0) then carry none\n"
             "      --ip-rate N         requests per second per source address, burst 2N\n"
             "                          (default 200; 0 disables; IPv6 counts per /64)\n"
             "      --max-conns N       HTTP connections in total (default 4096)\n"
@@ -131,6 +133,7 @@ enum {
     O_CONNS_IP,
     O_LOG,
     O_JSON_LOG,
+    O_NO_PEER_IDS,
 };
 
 static int one_option(int c, const char *val, tracker_args *a)
@@ -155,7 +158,7 @@ static int one_option(int c, const char *val, tracker_args *a)
     case O_MAX_SWARMS:
         return number("--max-swarms", val, 1, 10000000, &cfg->store.max_swarms);
     case O_SWARM_PEERS:
-        return number("--max-swarm-peers", val, 1, 10000000, &cfg->store.max_peers_swarm);
+        return number("--max-swarm-peers", val, 1, 4194303, &cfg->store.max_peers_swarm);
     case O_IP_RATE:
         return number("--ip-rate", val, 0, 10000000, &cfg->ip_rate);
     case O_MAX_CONNS:
@@ -167,6 +170,9 @@ static int one_option(int c, const char *val, tracker_args *a)
         return -1;
     case O_JSON_LOG:
         a->json_log = true;
+        return -1;
+    case O_NO_PEER_IDS:
+        cfg->store.no_peer_ids = true;
         return -1;
     default:
         return cli_usage_error(CMD, "unknown option");
@@ -190,6 +196,7 @@ static int parse_args(int argc, char **argv, tracker_args *a)
         {"conns-per-ip", required_argument, NULL, O_CONNS_IP},
         {"log-level", required_argument, NULL, O_LOG},
         {"json-log", no_argument, NULL, O_JSON_LOG},
+        {"no-peer-ids", no_argument, NULL, O_NO_PEER_IDS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

@@ -27,6 +27,8 @@ static void resolve_config(const sh_tstore_config *in, sh_tstore_config *c)
     if (!c->interval) c->interval = 30;
     if (!c->min_interval) c->min_interval = c->interval / 2;
     if (!c->origin_handouts) c->origin_handouts = 8;
+    if (c->origin_handouts > TS_MAX_HANDOUTS) c->origin_handouts = TS_MAX_HANDOUTS;
+    if (c->max_peers_swarm > TS_MAX_SWARM_PEERS) c->max_peers_swarm = TS_MAX_SWARM_PEERS;
     /* twice the interval in seconds must fit the 32-bit peer clock */
     if (c->interval > 86400u * 365) c->interval = 86400u * 365;
 }
@@ -128,19 +130,26 @@ static int class_for(const ts_swarm *s, uint64_t left)
     return left < s->max_left ? CLS_HOLDER : CLS_EMPTY;
 }
 
-/* Records what the peer announced; returns its (possibly moved) position. */
-static uint32_t record(sh_tstore *t, ts_swarm *s, uint32_t pos, bool fresh,
-                       const sh_announce_req *req, sh_time now)
+static uint32_t id_hash(const sh_tstore *t, const uint8_t peer_id[20])
 {
-    ts_peer *p = &s->peers[pos];
-    bool finished = req->event == SH_TEV_COMPLETED || (!fresh && p->left > 0 && req->left == 0);
-    if (finished && !p->completed) {
-        p->completed = 1;
+    return (uint32_t)sh_siphash(&t->key, peer_id, 20);
+}
+
+/* Records what the peer announced; returns its (possibly moved) position.
+ * A peer that was not a seed had left > 0 at its last announce. */
+static uint32_t record(sh_tstore *t, ts_swarm *s, uint32_t pos, bool fresh,
+                       const sh_announce_req *req, uint32_t pid, sh_time now)
+{
+    ts_peer *p = ts_at(s, pos);
+    bool was_leecher = !fresh && sh_ts_class_of(s, pos) != CLS_SEED;
+    bool finished = req->event == SH_TEV_COMPLETED || (was_leecher && req->left == 0);
+    if (finished && !(p->flags & TS_F_COMPLETED)) {
+        p->flags |= TS_F_COMPLETED;
         if (s->downloaded < UINT32_MAX) s->downloaded++;
         t->completed++;
     }
-    memcpy(p->peer_id, req->peer_id, 20);
-    p->left = req->left;
+    p->pid = pid;
+    if (s->ids) memcpy(s->ids[pos], req->peer_id, 20);
     p->seen = seconds(now);
     if (req->left > s->max_left) s->max_left = req->left;
     return sh_ts_peer_set_class(t, s, pos, class_for(s, req->left));
@@ -161,13 +170,15 @@ int sh_tstore_announce(sh_tstore *t, const sh_announce_req *req, sh_time now,
     bool fresh;
     int rc = admit(t, &s, req, reply, &pos, &fresh);
     if (rc) return rc;
-    pos = record(t, s, pos, fresh, req, now);
+    uint32_t pid = id_hash(t, req->peer_id);
+    pos = record(t, s, pos, fresh, req, pid, now);
     counts(s, reply);
     uint32_t want = req->numwant < max ? req->numwant : max;
     ts_asker a = {.pos = pos,
-                  .peer_id = req->peer_id,
+                  .pid = pid,
                   .family = req->addr.family,
                   .want_v6 = req->want_v6,
+                  .want_ids = !req->no_peer_id,
                   .now_s = seconds(now),
                   .window = seconds(now) / t->cfg.interval};
     reply->num_peers = want && peers_buf ? sh_ts_select(t, s, &a, want, peers_buf) : 0;
@@ -241,7 +252,7 @@ static uint32_t sweep_swarm(sh_tstore *t, ts_swarm *s, uint32_t budget, uint32_t
     uint32_t used = 0;
     while (t->exp_pos < s->n && used < budget) {
         /* a removal moves an unexamined peer into exp_pos: look again there */
-        if (sh_ts_stale(t, &s->peers[t->exp_pos], now_s))
+        if (sh_ts_stale(t, ts_at(s, t->exp_pos), now_s))
             sh_ts_peer_del(t, s, t->exp_pos);
         else
             t->exp_pos++;

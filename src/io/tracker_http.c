@@ -98,12 +98,15 @@ static enum MHD_Result do_announce(sh_tracker *t, struct MHD_Connection *c, cons
         tr_refuse(t, TR_REF_BAD);
         return respond_failure(c, MHD_HTTP_OK, ei.msg[0] ? ei.msg : "invalid announce");
     }
+    /* a compact answer shows no peer ids: spare the store copying them */
+    bool no_peer_id = req.no_peer_id;
+    req.no_peer_id = req.compact || no_peer_id;
     sh_announce_reply reply;
     if (tr_announce(t, TR_HTTP, &req, now, &reply))
         return respond_failure(c, MHD_HTTP_OK, reply.failure);
     sh_bbuf b;
     sh_bbuf_init(&b);
-    sh_http_announce_encode(&b, &reply, req.compact, req.no_peer_id);
+    sh_http_announce_encode(&b, &reply, req.compact, no_peer_id);
     if (SH_LOG_ON(t->log, SH_LOG_DEBUG)) {
         char a[SH_ADDR_STRLEN], h[41];
         sh_log(t->log, SH_LOG_DEBUG, TR_COMPONENT, "http announce %s %s event %d: %u peers",

@@ -92,7 +92,6 @@ int tr_announce(sh_tracker *t, tr_proto p, const sh_announce_req *req, sh_time n
     ring_advance(t, now);
     t->ring[t->ring_sec % (TR_RATE_WINDOW + 1)]++;
     t->announces[p]++;
-    memset(reply, 0, sizeof *reply);
     uint32_t max = req->numwant < SH_NUMWANT_MAX ? req->numwant : SH_NUMWANT_MAX;
     int rc = sh_tstore_announce(t->store, req, now, reply, t->peers, max);
     if (rc == 0) return 0;

@@ -241,6 +241,35 @@ static void test_error_reply(void **st)
     assert_int_equal(sh_udp_error_reply(ans, 7, 9, "x"), 0);
 }
 
+/* An answer stops at the last whole entry that fits cap, for either family. */
+static void test_announce_reply_fits(void **st)
+{
+    (void)st;
+    sh_tpeer p[8];
+    memset(p, 0, sizeof p);
+    for (int i = 0; i < 8; i++) {
+        p[i].addr.family = i < 4 ? 4 : 6;
+        p[i].addr.ip[0] = (uint8_t)(10 + i);
+        p[i].addr.ip[15] = (uint8_t)i;
+        p[i].addr.port = (uint16_t)(0x1234 + i);
+    }
+    sh_announce_reply in;
+    memset(&in, 0, sizeof in);
+    in.peers = p;
+    in.num_peers = 8;
+    uint8_t ans[256];
+    assert_int_equal(sh_udp_announce_reply(ans, 20 + 3 * 6 + 5, 1, &in, 4), 20 + 3 * 6);
+    assert_int_equal(ans[20 + 2 * 6], 12);       /* the third IPv4 peer, */
+    assert_int_equal(ans[20 + 2 * 6 + 4], 0x12); /* its port big-endian */
+    assert_int_equal(ans[20 + 2 * 6 + 5], 0x36);
+    assert_int_equal(sh_udp_announce_reply(ans, 20 + 2 * 18 + 17, 1, &in, 6), 20 + 2 * 18);
+    assert_int_equal(ans[20 + 18], 15);     /* the second IPv6 peer, */
+    assert_int_equal(ans[20 + 18 + 15], 5); /* its last address byte */
+    assert_int_equal(ans[20 + 18 + 17], 0x39);
+    assert_int_equal(sh_udp_announce_reply(ans, 19, 1, &in, 4), 0);
+    assert_int_equal(sh_udp_announce_reply(ans, 20, 1, &in, 6), 20);
+}
+
 static void test_many_peers_capped(void **st)
 {
     (void)st;
@@ -297,7 +326,7 @@ int main(void)
         cmocka_unit_test(test_connect),        cmocka_unit_test(test_announce_request),
         cmocka_unit_test(test_scrape_request), cmocka_unit_test(test_announce_reply),
         cmocka_unit_test(test_error_reply),    cmocka_unit_test(test_many_peers_capped),
-        cmocka_unit_test(test_conn_ids),
+        cmocka_unit_test(test_conn_ids),       cmocka_unit_test(test_announce_reply_fits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
