@@ -115,7 +115,7 @@ struct sh_peerd {
     sh_ratelimit down, up;
     uint64_t wire_down, wire_up;
     ewma down_rate, up_rate;
-    sh_time started, completed;
+    sh_time started, completed, verified;
 };
 
 /* Shut down or failed: no more sockets, timers or swarm calls that trade. */
