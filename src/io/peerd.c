@@ -375,6 +375,8 @@ void sh_peerd_status_get(const sh_peerd *p, sh_peerd_status *st)
     st->bad_on_disk = p->bad_on_disk;
     st->wire_down = p->wire_down;
     st->wire_up = p->wire_up;
+    st->sendfile_calls = p->sendfile_calls;
+    st->sendfile_bytes = p->sendfile_bytes;
     sh_time now = sh_clock_now();
     st->down_rate = ewma_peek(&p->down_rate, st->swarm.payload_down, now);
     st->up_rate = ewma_peek(&p->up_rate, st->swarm.payload_up, now);

@@ -114,6 +114,7 @@ struct sh_peerd {
     /* accounting */
     sh_ratelimit down, up;
     uint64_t wire_down, wire_up;
+    uint64_t sendfile_calls, sendfile_bytes;
     ewma down_rate, up_rate;
     sh_time started, completed, verified;
 };
