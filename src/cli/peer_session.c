@@ -293,6 +293,9 @@ static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
     json_object_set_new(j, "bytes", json_integer((json_int_t)mi->content_size));
     json_object_set_new(j, "seconds", json_real(t));
     json_object_set_new(j, "run_seconds", json_real(secs(s->start, now)));
+    /* Of "seconds": the flush of the data to disk before the rename. */
+    double flush = s->complete && st->verified ? secs(st->verified, st->completed) : 0.0;
+    json_object_set_new(j, "flush_seconds", json_real(flush));
     json_object_set_new(j, "down_bytes", json_integer((json_int_t)st->swarm.payload_down));
     json_object_set_new(j, "up_bytes", json_integer((json_int_t)st->swarm.payload_up));
     json_object_set_new(j, "wasted_bytes", json_integer((json_int_t)st->swarm.wasted));

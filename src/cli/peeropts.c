@@ -45,9 +45,9 @@ void peer_opts_usage_common(FILE *f)
                "      --download-limit RATE  bytes/s on the wire, K/M/G suffixes (default: none)\n"
                "      --max-conns N          peer connections at most (default 50)\n"
                "      --json                 at exit, print one JSON object on stdout: status,\n"
-               "                             bytes, seconds, down_bytes, up_bytes, wire_down,\n"
-               "                             wire_up, peers, hash_failures, banned, info_hash,\n"
-               "                             trackers\n"
+               "                             bytes, seconds, flush_seconds, down_bytes,\n"
+               "                             up_bytes, wire_down, wire_up, peers,\n"
+               "                             hash_failures, banned, info_hash, trackers\n"
                "      --log-level L          error, warn (default), info, debug, trace\n"
                "  -h, --help                 show this help\n");
 }

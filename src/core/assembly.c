@@ -11,17 +11,50 @@ void sh_asm_init(sh_assembly *a)
     memset(a, 0, sizeof *a);
 }
 
-static void piece_free(sh_asm_piece *p)
+static void spares_free(sh_assembly *a)
+{
+    for (uint32_t i = 0; i < a->nspare; i++)
+        free(a->spare[i].buf);
+    a->nspare = 0;
+    a->spare_bytes = 0;
+}
+
+/* A buffer of len bytes: a spare of that size if there is one. */
+static uint8_t *buf_take(sh_assembly *a, uint32_t len)
+{
+    for (uint32_t i = a->nspare; i-- > 0;) {
+        if (a->spare[i].len != len) continue;
+        uint8_t *b = a->spare[i].buf;
+        a->spare[i] = a->spare[--a->nspare];
+        a->spare_bytes -= len;
+        return b;
+    }
+    return malloc(len);
+}
+
+static void buf_give(sh_assembly *a, uint8_t *buf, uint32_t len)
+{
+    if (!buf) return;
+    if (a->nspare < SH_ASM_SPARE && len <= SH_ASM_SPARE_BYTES - a->spare_bytes) {
+        a->spare[a->nspare++] = (sh_asm_spare){buf, len};
+        a->spare_bytes += len;
+        return;
+    }
+    free(buf);
+}
+
+static void piece_free(sh_assembly *a, sh_asm_piece *p)
 {
     if (!p) return;
-    free(p->buf);
+    buf_give(a, p->buf, p->len);
     free(p);
 }
 
 void sh_asm_free(sh_assembly *a)
 {
     for (size_t i = 0; i < a->n; i++)
-        piece_free(a->v[i]);
+        piece_free(a, a->v[i]);
+    spares_free(a);
     free(a->v);
     memset(a, 0, sizeof *a);
 }
@@ -64,7 +97,7 @@ sh_asm_piece *sh_asm_get(sh_assembly *a, uint32_t piece, uint32_t len)
     if (len == 0 || reserve(a) < 0) return NULL;
     sh_asm_piece *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->buf = calloc(1, len);
+    p->buf = buf_take(a, len);
     if (!p->buf) {
         free(p);
         return NULL;
@@ -99,9 +132,11 @@ void sh_asm_drop(sh_assembly *a, uint32_t piece)
 {
     size_t i = lower_bound(a, piece);
     if (i >= a->n || a->v[i]->piece != piece) return;
-    piece_free(a->v[i]);
+    piece_free(a, a->v[i]);
     memmove(a->v + i, a->v + i + 1, (a->n - i - 1) * sizeof *a->v);
     a->n--;
+    /* Nothing in progress (done, or idle): spares would only hold memory. */
+    if (a->n == 0) spares_free(a);
 }
 
 uint64_t sh_asm_bytes(const sh_assembly *a)

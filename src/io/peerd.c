@@ -92,11 +92,14 @@ static void rearm_swarm_timer(sh_peerd *p)
 static void complete(sh_peerd *p)
 {
     sh_errinfo ei = {0};
+    /* The clock, not the loop's cached now: the flush can take a while. */
+    p->verified = sh_clock_now();
     int rc = sh_storage_finalize(p->st, &ei);
     if (rc) {
         peerd_fail(p, rc, "download complete but not finalized: %s", ei.msg);
         return;
     }
+    if (!p->cfg.seeding) p->completed = sh_clock_now();
     sh_log(&p->log, SH_LOG_INFO, "peerd", "complete: %s", sh_storage_path(p->st));
     peerd_set_state(p, SH_PEERD_SEEDING);
 }
@@ -377,11 +380,14 @@ void sh_peerd_status_get(const sh_peerd *p, sh_peerd_status *st)
     st->bad_on_disk = p->bad_on_disk;
     st->wire_down = p->wire_down;
     st->wire_up = p->wire_up;
+    st->sendfile_calls = p->sendfile_calls;
+    st->sendfile_bytes = p->sendfile_bytes;
     sh_time now = sh_clock_now();
     st->down_rate = ewma_peek(&p->down_rate, st->swarm.payload_down, now);
     st->up_rate = ewma_peek(&p->up_rate, st->swarm.payload_up, now);
     st->started = p->started;
     st->completed = p->completed;
+    st->verified = p->verified;
     st->listen = p->listen;
     st->error = p->error;
     memcpy(st->error_msg, p->error_msg, sizeof st->error_msg);

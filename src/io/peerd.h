@@ -55,8 +55,12 @@ typedef struct sh_peerd_status {
     uint32_t checked;            /* pieces checked so far (CHECKING) */
     uint32_t bad_on_disk;        /* pieces found missing or wrong at start */
     uint64_t wire_down, wire_up; /* every byte on the wire, as rate-limited */
+    uint64_t sendfile_calls;     /* block payload sent: sendfile calls made (for */
+    uint64_t sendfile_bytes;     /*   tests: between shoal peers they carry large blocks) */
     double down_rate, up_rate;   /* payload bytes/s over the last few seconds */
-    sh_time started, completed;  /* monotonic; completed 0 until complete */
+    sh_time started, completed;  /* monotonic; completed 0 until complete (verified,
+                                    flushed and renamed) */
+    sh_time verified;            /* every piece verified, before the final flush; 0 until then */
     sh_addr listen;              /* the bound address (port resolved) */
     int error;                   /* SH_E* when FAILED */
     char error_msg[256];

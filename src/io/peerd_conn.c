@@ -104,7 +104,10 @@ static ssize_t write_some(sh_peerd *p, pconn *c, const sh_seg *segs, size_t n, u
     if (segs[0].kind == SH_SEG_BLOCK) {
         uint32_t len = segs[0].len < budget ? segs[0].len : (uint32_t)budget;
         *want = len;
-        return sh_storage_sendfile(p->st, c->fd, segs[0].piece, segs[0].offset, len);
+        ssize_t w = sh_storage_sendfile(p->st, c->fd, segs[0].piece, segs[0].offset, len);
+        p->sendfile_calls++;
+        if (w > 0) p->sendfile_bytes += (uint64_t)w;
+        return w;
     }
     struct iovec iov[SEGS];
     size_t k = 0, total = 0;

@@ -20,12 +20,17 @@
 #include "io/ratelimit.h"
 #include "io/storage.h"
 
-#define PEERD_RECV_BUF (256u * 1024u)  /* the one shared receive buffer */
+/* The one shared receive buffer. Large, so that most piece messages (up to
+ * 256 KiB between shoal peers) arrive whole in one recv and are copied once,
+ * into their piece buffer; a message split across two recvs is assembled in
+ * the wire decoder first (a second copy). With 256 KiB here nearly every
+ * piece message was split. */
+#define PEERD_RECV_BUF (4096u * 1024u)
 #define PEERD_MAX_BLOCK (256u * 1024u) /* shoal-to-shoal request size */
 #define PEERD_CHECK_WINDOW 64u         /* check jobs in flight */
 #define PEERD_RATE_TAU 3.0             /* seconds: EWMA time constant */
 #define PEERD_ACCEPT_BATCH 64          /* accepts per listener wake-up */
-#define PEERD_READS_PER_EVENT 4        /* recv calls per readable event */
+#define PEERD_READS_PER_EVENT 2        /* recv calls per readable event (fairness) */
 #define PEERD_FLUSH_MAX (4u << 20)     /* bytes written per flush (fairness) */
 
 typedef struct pconn {
@@ -109,8 +114,9 @@ struct sh_peerd {
     /* accounting */
     sh_ratelimit down, up;
     uint64_t wire_down, wire_up;
+    uint64_t sendfile_calls, sendfile_bytes;
     ewma down_rate, up_rate;
-    sh_time started, completed;
+    sh_time started, completed, verified;
 
     /* trackers (peerd_tracker.c) */
     sh_tier *tiers;                /* copy of cfg.trackers */

@@ -240,7 +240,7 @@ static int sync_tree(sh_storage *st, sh_errinfo *ei)
             sh_st_ref ref;
             int e = 0, rc = sh_st_get(st, f, &ref);
             if (rc == 0) {
-                if (fsync(ref.fd) != 0) rc = SH_EIO, e = errno;
+                if (fdatasync(ref.fd) != 0) rc = SH_EIO, e = errno;
                 sh_st_put(st, &ref);
             }
             file_label(st, f, label, sizeof label);

@@ -12,6 +12,7 @@
 #include "io/storage_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -79,10 +80,21 @@ static int pread_full(int fd, uint8_t *buf, uint64_t len, uint64_t off)
     return 0;
 }
 
+/*
+ * Writes go to the page cache in pieces of at most WRITE_CHUNK bytes. The
+ * kernel sizes the page-cache folios it allocates by the write's length,
+ * and copying into large fresh folios was measured (Linux 6.18, 1 GiB of
+ * 1 MiB pieces) to cost about three times as much CPU as the same bytes
+ * written 64-128 KiB at a time: 1 MiB writes took ~1.4 s of CPU per GiB,
+ * 128 KiB writes ~0.45 s. The extra system calls cost nothing in comparison.
+ */
+#define WRITE_CHUNK (128u * 1024u)
+
 static int pwrite_full(int fd, const uint8_t *buf, uint64_t len, uint64_t off)
 {
     while (len > 0) {
-        ssize_t k = pwrite(fd, buf, len, (off_t)off);
+        size_t n = len < WRITE_CHUNK ? (size_t)len : WRITE_CHUNK;
+        ssize_t k = pwrite(fd, buf, n, (off_t)off);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) return SH_EIO;
         buf += k, len -= (uint64_t)k, off += (uint64_t)k;
@@ -126,6 +138,10 @@ int sh_storage_write_piece(sh_storage *st, uint32_t piece, const uint8_t *data, 
             rc = sh_st_get(st, e.file, &ref);
             if (rc != 0) break;
             rc = pwrite_full(ref.fd, data, e.len, e.off);
+            /* Start writing it back now (a hint: errors surface at the
+             * final fdatasync). The flush before the rename then waits for
+             * the last pieces only, instead of the whole download. */
+            if (rc == 0) sync_file_range(ref.fd, (off_t)e.off, (off_t)e.len, SYNC_FILE_RANGE_WRITE);
             sh_st_put(st, &ref);
         }
         data += e.len;

@@ -123,6 +123,67 @@ static void test_assembly(void **st)
     sh_asm_free(&a);
 }
 
+/* Buffers of dropped pieces are reused (same length only), bounded, and
+ * released once nothing is being assembled. */
+static void test_assembly_spares(void **st)
+{
+    (void)st;
+    sh_assembly a;
+    sh_asm_init(&a);
+    sh_asm_piece *keep = sh_asm_get(&a, 1, 100); /* something stays in progress */
+    assert_non_null(keep);
+    uint8_t *bufs[SH_ASM_SPARE + 2];
+    for (uint32_t i = 0; i < SH_ASM_SPARE + 2; i++) {
+        sh_asm_piece *p = sh_asm_get(&a, 10 + i, 100);
+        assert_non_null(p);
+        bufs[i] = p->buf;
+    }
+    for (uint32_t i = 0; i < SH_ASM_SPARE + 2; i++)
+        sh_asm_drop(&a, 10 + i);
+    assert_int_equal(a.nspare, SH_ASM_SPARE); /* the rest were freed */
+    assert_int_equal(a.spare_bytes, SH_ASM_SPARE * 100);
+    /* a different length gets a new buffer and leaves the spares alone */
+    sh_asm_piece *odd = sh_asm_get(&a, 50, 60);
+    assert_non_null(odd);
+    assert_int_equal(a.nspare, SH_ASM_SPARE);
+    /* the same length takes one of the dropped buffers */
+    sh_asm_piece *p = sh_asm_get(&a, 51, 100);
+    assert_non_null(p);
+    assert_int_equal(a.nspare, SH_ASM_SPARE - 1);
+    bool reused = false;
+    for (uint32_t i = 0; i < SH_ASM_SPARE + 2; i++)
+        reused |= p->buf == bufs[i];
+    assert_true(reused);
+    assert_int_equal(sh_asm_bytes(&a), 100 + 60 + 100); /* spares not counted */
+    /* the last piece dropped: no memory is held any more */
+    sh_asm_drop(&a, 50);
+    sh_asm_drop(&a, 51);
+    assert_int_equal(a.nspare, SH_ASM_SPARE);
+    sh_asm_drop(&a, 1);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(a.nspare, 0);
+    assert_int_equal(a.spare_bytes, 0);
+    sh_asm_free(&a);
+}
+
+/* A spare never makes the pool exceed its byte bound. */
+static void test_assembly_spare_bytes(void **st)
+{
+    (void)st;
+    sh_assembly a;
+    sh_asm_init(&a);
+    assert_non_null(sh_asm_get(&a, 0, 16));
+    uint32_t big = SH_ASM_SPARE_BYTES / 2 + 1;
+    assert_non_null(sh_asm_get(&a, 1, big));
+    assert_non_null(sh_asm_get(&a, 2, big));
+    sh_asm_drop(&a, 1);
+    sh_asm_drop(&a, 2);
+    assert_int_equal(a.nspare, 1);
+    assert_int_equal(a.spare_bytes, big);
+    sh_asm_free(&a);
+    assert_int_equal(a.nspare, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +191,8 @@ int main(void)
         cmocka_unit_test(test_many_items),
         cmocka_unit_test(test_compaction),
         cmocka_unit_test(test_assembly),
+        cmocka_unit_test(test_assembly_spares),
+        cmocka_unit_test(test_assembly_spare_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
