@@ -29,6 +29,8 @@ typedef struct sh_asm_piece {
 typedef struct sh_assembly {
     sh_asm_piece **v; /* sorted by piece */
     size_t n, cap;
+    bool no_buffers;  /* virtual payload (simulator): pieces get buf == NULL and
+                         writes only record their contributor */
 } sh_assembly;
 
 void sh_asm_init(sh_assembly *a);

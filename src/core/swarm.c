@@ -43,6 +43,14 @@ static void apply_defaults(sh_swarm *s, const sh_swarm_config *cfg)
     s->deadline = SH_TIME_NEVER;
 }
 
+/* Simulator mode: decoders expect piece messages without their block bytes,
+ * and assembly keeps no buffers (nothing is copied; VERIFY carries NULL). */
+static void apply_virtual(sh_swarm *s, const sh_swarm_config *cfg)
+{
+    s->lim.virtual_payload = cfg->virtual_payload;
+    s->pieces.no_buffers = cfg->virtual_payload;
+}
+
 static int make_picker(sh_swarm *s, const sh_swarm_config *cfg)
 {
     const sh_metainfo *mi = s->mi;
@@ -74,7 +82,6 @@ static int make_picker(sh_swarm *s, const sh_swarm_config *cfg)
 int sh_swarm_new(const sh_swarm_config *cfg, sh_time now, sh_swarm **out)
 {
     if (!cfg || !cfg->mi || !out) return SH_EINVAL;
-    if (cfg->virtual_payload) return SH_EUNSUPPORTED;
     const sh_metainfo *mi = cfg->mi;
     if (mi->num_pieces == 0 || mi->piece_length == 0 || mi->piece_length > UINT32_MAX)
         return SH_EINVAL;
@@ -83,6 +90,7 @@ int sh_swarm_new(const sh_swarm_config *cfg, sh_time now, sh_swarm **out)
     if (!s) return SH_ENOMEM;
     apply_defaults(s, cfg);
     sh_asm_init(&s->pieces);
+    apply_virtual(s, cfg);
     sh_choker_init(&s->choker);
     sh_bbuf_init(&s->sink);
     int rc = make_picker(s, cfg);
