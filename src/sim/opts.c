@@ -39,16 +39,19 @@ static const char USAGE[] =
     "  --origin-crash-when-all-exist\n"
     "                         the origin crashes once every piece is on a receiver\n"
     "  --time-limit S         give up after S virtual seconds (default 600)\n"
+    "  --hash-rate RATE       bytes/s a host verifies, one piece after the other\n"
+    "                         (default: instant)\n"
     "  --log-level LEVEL      swarm logs on stderr (error..trace); for small runs\n"
     "  --per-host FILE        write one CSV line per host (completion, bytes, peers)\n"
     "  --json                 print one JSON object instead of text\n"
-    "  --quiet                no progress line on stderr\n"
+    "  --quiet                no progress line on stderr (shown when it is a terminal)\n"
+    "  --progress             a progress line on stderr every minute even if not a terminal\n"
     "  --help                 this text\n";
 
 enum {
     O_HOSTS = 256, O_SIZE, O_RATE, O_ORATE, O_LAT, O_JITTER, O_PIECE, O_BLOCK, O_QUANTUM, O_SEED,
     O_LOSS, O_PENALTY, O_CONNS, O_SLOTS, O_CRASH, O_OCRASH, O_TLIMIT, O_LOG, O_JSON, O_QUIET,
-    O_PERHOST, O_HELP,
+    O_PERHOST, O_HASH, O_PROGRESS, O_HELP,
 };
 
 static const struct option LONG[] = {
@@ -73,6 +76,8 @@ static const struct option LONG[] = {
     {"json", no_argument, NULL, O_JSON},
     {"quiet", no_argument, NULL, O_QUIET},
     {"per-host", required_argument, NULL, O_PERHOST},
+    {"hash-rate", required_argument, NULL, O_HASH},
+    {"progress", no_argument, NULL, O_PROGRESS},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -198,6 +203,8 @@ static int one(int c, const char *arg, sim_opts *o)
     case O_JSON: o->json = true; return 0;
     case O_QUIET: o->quiet = true; return 0;
     case O_PERHOST: o->per_host = arg; return 0;
+    case O_HASH: return get_size("hash-rate", arg, 1, PB, &o->hash_rate);
+    case O_PROGRESS: o->progress = true; return 0;
     case O_SEED: {
         char *end;
         o->seed = strtoull(arg, &end, 0);

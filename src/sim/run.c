@@ -77,6 +77,9 @@ static void dispatch(sim_world *w, const sim_ev *e)
     case EV_CRASH:
         sim_crash_random(w, e->arg);
         break;
+    case EV_VERIFIED:
+        sim_on_verified(w, h, e->arg);
+        break;
     }
 }
 
@@ -87,20 +90,22 @@ static double wall(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void progress(const sim_world *w, double *last)
+static void progress(const sim_world *w, double *last, bool tty)
 {
     double t = wall();
-    if (t - *last < 2.0) return;
+    if (t - *last < (tty ? 2.0 : 60.0)) return;
     *last = t;
-    fprintf(stderr, "\rshoal-sim: t = %.3f s, %u/%u done, %llu events, %llu pending   ",
-            (double)(w->now - SIM_T0) / 1e9, w->done, w->alive, (unsigned long long)w->st.events,
-            (unsigned long long)sim_evq_size(&w->q));
+    fprintf(stderr, "%sshoal-sim: t = %.3f s, %u/%u done, %llu events, %llu pending%s",
+            tty ? "\r" : "", (double)(w->now - SIM_T0) / 1e9, w->done, w->alive,
+            (unsigned long long)w->st.events, (unsigned long long)sim_evq_size(&w->q),
+            tty ? "   " : "\n");
 }
 
 void sim_run(sim_world *w)
 {
     sh_time limit = SIM_T0 + (sh_time)(w->o.time_limit_s * 1e9);
-    bool show = !w->o.quiet && isatty(STDERR_FILENO);
+    bool tty = isatty(STDERR_FILENO);
+    bool show = w->o.progress || (!w->o.quiet && tty);
     double last = wall();
     sim_ev e;
     while (w->done < w->alive && sim_evq_pop(&w->q, &e)) {
@@ -109,7 +114,7 @@ void sim_run(sim_world *w)
         w->st.events++;
         sim_trace(w, e.t, (uint64_t)e.what << 32 | e.arg);
         dispatch(w, &e);
-        if (show && (w->st.events & 0xfffff) == 0) progress(w, &last);
+        if (show && (w->st.events & 0xfffff) == 0) progress(w, &last, tty);
     }
-    if (show) fprintf(stderr, "\r%78s\r", "");
+    if (show && tty) fprintf(stderr, "\r%78s\r", "");
 }

@@ -55,7 +55,8 @@ typedef struct sim_opts {
     double crash_at_s;
     bool origin_crash_all; /* --origin-crash-when-all-exist */
     double time_limit_s;   /* virtual seconds before giving up */
-    bool json, quiet;
+    uint64_t hash_rate;    /* bytes/s one host verifies; 0: instant */
+    bool json, quiet, progress;
     const char *per_host;  /* --per-host FILE: one CSV line per host */
     bool log_on;
     sh_log_level log_level;
@@ -112,6 +113,7 @@ typedef struct sim_host {
     bool complete, crashed, origin;
     sh_time timer_at;      /* the pending timer event, or SH_TIME_NEVER */
     sh_time complete_at;
+    sh_time hash_free;     /* the host's hasher is busy until then */
     uint32_t *conns;       /* conn id -> endpoint */
     uint32_t nconns;
     uint16_t next_port;
@@ -173,6 +175,7 @@ enum sim_ev_type {
     EV_TRACKER,       /* host: announce reaches the tracker; arg: sh_tevent */
     EV_REPLY,         /* host: tracker answer arrives */
     EV_CRASH,         /* --crash */
+    EV_VERIFIED,      /* host: --hash-rate, the piece in arg is hashed */
 };
 
 #define SIM_WHAT(type, host) ((uint32_t)(type) << 24 | (host))
@@ -204,6 +207,7 @@ void sim_drain(sim_world *w, uint32_t h);
 void sim_on_timer(sim_world *w, uint32_t h, sh_time t);
 void sim_crash(sim_world *w, uint32_t h);
 void sim_crash_random(sim_world *w, uint32_t k);
+void sim_on_verified(sim_world *w, uint32_t h, uint32_t piece);
 
 /* link.c */
 uint32_t sim_end_of(const sim_world *w, uint32_t h, sh_conn_id c); /* SIM_NONE if none */

@@ -155,6 +155,7 @@ int sim_result_print(const sim_world *w, const sim_result *r)
     printf("links: receivers %s/s up and down, origin %s/s, latency %.3f ms one way per host",
            rate, orate, w->o.latency_ms);
     if (w->o.loss > 0) printf(", loss %.4g per chunk", w->o.loss);
+    if (w->o.hash_rate) printf(", hashing %.4g MiB/s", (double)w->o.hash_rate / (1 << 20));
     printf("\n");
     printf("T* = %.4f s    one by one (N x F / u_origin) = %.4f s\n", r->t_star_s,
            r->one_by_one_s);

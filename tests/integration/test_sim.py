@@ -178,3 +178,10 @@ def test_help(sim):
     rc, out, err = sim("--help")
     assert rc == 0
     assert "--hosts N" in out and "--origin-crash-when-all-exist" in out
+
+
+def test_hash_rate_bounds_completion(sim):
+    # 32 MiB hashed at 8 MiB/s takes 4 s whatever the network does
+    d = run_json(sim, "--hosts", "3", "--size", "32M", "--rate", "100M", "--hash-rate", "8M")
+    assert d["max_s"] >= 4.0
+    assert d["t_star_s"] == pytest.approx(0.32)
