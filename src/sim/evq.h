@@ -18,7 +18,7 @@
 
 typedef struct sim_ev {
     sh_time t;
-    uint64_t seq; /* assigned by sim_evq_push */
+    uint64_t seq;  /* assigned by sim_evq_push */
     uint32_t what; /* event type and host, packed by the caller */
     uint32_t arg;
 } sim_ev;
@@ -31,14 +31,14 @@ typedef struct sim_evvec {
 typedef struct sim_evq {
     sim_evvec *ring;
     uint32_t rbits, wbits;
-    uint64_t cur;          /* absolute bucket number being drained */
-    sim_evvec run;         /* bucket `cur`, sorted; run_pos is the next to pop */
+    uint64_t cur;  /* absolute bucket number being drained */
+    sim_evvec run; /* bucket `cur`, sorted; run_pos is the next to pop */
     uint32_t run_pos;
-    sim_ev *heap;          /* events beyond the ring's window, a binary heap */
+    sim_ev *heap; /* events beyond the ring's window, a binary heap */
     size_t heap_n, heap_cap;
-    uint64_t ring_count;   /* events in ring buckets (the run excluded) */
+    uint64_t ring_count; /* events in ring buckets (the run excluded) */
     uint64_t seq;
-    int err;               /* sticky SH_ENOMEM */
+    int err; /* sticky SH_ENOMEM */
 } sim_evq;
 
 /* wbits: log2 of the bucket width in ns; rbits: log2 of the number of buckets. */

@@ -140,7 +140,8 @@ void sim_on_synack(sim_world *w, uint32_t e)
     sim_end *E = &w->ends[e];
     uint32_t h = E->host;
     if (E->state == SIM_CLOSED) { /* gave up (or crashed) meanwhile: the listener learns it */
-        if (E->far != SIM_NONE) sim_push(w, w->now + one_way(w, h, E->far_host), EV_FIN, E->far_host, E->far);
+        if (E->far != SIM_NONE)
+            sim_push(w, w->now + one_way(w, h, E->far_host), EV_FIN, E->far_host, E->far);
         return;
     }
     E->state = SIM_OPEN;

@@ -49,9 +49,30 @@ static const char USAGE[] =
     "  --help                 this text\n";
 
 enum {
-    O_HOSTS = 256, O_SIZE, O_RATE, O_ORATE, O_LAT, O_JITTER, O_PIECE, O_BLOCK, O_QUANTUM, O_SEED,
-    O_LOSS, O_PENALTY, O_CONNS, O_SLOTS, O_CRASH, O_OCRASH, O_TLIMIT, O_LOG, O_JSON, O_QUIET,
-    O_PERHOST, O_HASH, O_PROGRESS, O_HELP,
+    O_HOSTS = 256,
+    O_SIZE,
+    O_RATE,
+    O_ORATE,
+    O_LAT,
+    O_JITTER,
+    O_PIECE,
+    O_BLOCK,
+    O_QUANTUM,
+    O_SEED,
+    O_LOSS,
+    O_PENALTY,
+    O_CONNS,
+    O_SLOTS,
+    O_CRASH,
+    O_OCRASH,
+    O_TLIMIT,
+    O_LOG,
+    O_JSON,
+    O_QUIET,
+    O_PERHOST,
+    O_HASH,
+    O_PROGRESS,
+    O_HELP,
 };
 
 static const struct option LONG[] = {
@@ -85,11 +106,24 @@ static const struct option LONG[] = {
 static int mult_of(char c, uint64_t *m)
 {
     switch (c) {
-    case 'k': case 'K': *m = 1ull << 10; return 0;
-    case 'm': case 'M': *m = 1ull << 20; return 0;
-    case 'g': case 'G': *m = 1ull << 30; return 0;
-    case 't': case 'T': *m = 1ull << 40; return 0;
-    default: return SH_EINVAL;
+    case 'k':
+    case 'K':
+        *m = 1ull << 10;
+        return 0;
+    case 'm':
+    case 'M':
+        *m = 1ull << 20;
+        return 0;
+    case 'g':
+    case 'G':
+        *m = 1ull << 30;
+        return 0;
+    case 't':
+    case 'T':
+        *m = 1ull << 40;
+        return 0;
+    default:
+        return SH_EINVAL;
     }
 }
 
@@ -185,26 +219,51 @@ static int one(int c, const char *arg, sim_opts *o)
 {
     const uint64_t PB = 1ull << 50;
     switch (c) {
-    case O_HOSTS: return get_u32("hosts", arg, 1, SIM_HOST_MAX, &o->hosts);
-    case O_SIZE: return get_size("size", arg, 1, PB, &o->size);
-    case O_RATE: return get_size("rate", arg, 1, PB, &o->rate);
-    case O_ORATE: return get_size("origin-rate", arg, 1, PB, &o->origin_rate);
-    case O_LAT: return get_double("latency", arg, 0, 10000, &o->latency_ms);
-    case O_JITTER: return get_double("jitter", arg, 0, 10000, &o->jitter_ms);
-    case O_PIECE: return get_size("piece-size", arg, 16384, SH_META_MAX_PIECE_LENGTH, &o->piece_size);
-    case O_QUANTUM: return get_size("quantum", arg, 1, 1ull << 30, &o->quantum);
-    case O_LOSS: return get_double("loss", arg, 0, 0.999, &o->loss);
-    case O_PENALTY: return get_double("loss-penalty", arg, 0, 1e6, &o->loss_penalty_ms);
-    case O_CONNS: return get_u32("max-conns", arg, 1, 100000, &o->max_conns);
-    case O_SLOTS: return get_u32("upload-slots", arg, 1, 100000, &o->upload_slots);
-    case O_CRASH: return get_crash(arg, o);
-    case O_OCRASH: o->origin_crash_all = true; return 0;
-    case O_TLIMIT: return get_double("time-limit", arg, 0.001, 1e7, &o->time_limit_s);
-    case O_JSON: o->json = true; return 0;
-    case O_QUIET: o->quiet = true; return 0;
-    case O_PERHOST: o->per_host = arg; return 0;
-    case O_HASH: return get_size("hash-rate", arg, 1, PB, &o->hash_rate);
-    case O_PROGRESS: o->progress = true; return 0;
+    case O_HOSTS:
+        return get_u32("hosts", arg, 1, SIM_HOST_MAX, &o->hosts);
+    case O_SIZE:
+        return get_size("size", arg, 1, PB, &o->size);
+    case O_RATE:
+        return get_size("rate", arg, 1, PB, &o->rate);
+    case O_ORATE:
+        return get_size("origin-rate", arg, 1, PB, &o->origin_rate);
+    case O_LAT:
+        return get_double("latency", arg, 0, 10000, &o->latency_ms);
+    case O_JITTER:
+        return get_double("jitter", arg, 0, 10000, &o->jitter_ms);
+    case O_PIECE:
+        return get_size("piece-size", arg, 16384, SH_META_MAX_PIECE_LENGTH, &o->piece_size);
+    case O_QUANTUM:
+        return get_size("quantum", arg, 1, 1ull << 30, &o->quantum);
+    case O_LOSS:
+        return get_double("loss", arg, 0, 0.999, &o->loss);
+    case O_PENALTY:
+        return get_double("loss-penalty", arg, 0, 1e6, &o->loss_penalty_ms);
+    case O_CONNS:
+        return get_u32("max-conns", arg, 1, 100000, &o->max_conns);
+    case O_SLOTS:
+        return get_u32("upload-slots", arg, 1, 100000, &o->upload_slots);
+    case O_CRASH:
+        return get_crash(arg, o);
+    case O_OCRASH:
+        o->origin_crash_all = true;
+        return 0;
+    case O_TLIMIT:
+        return get_double("time-limit", arg, 0.001, 1e7, &o->time_limit_s);
+    case O_JSON:
+        o->json = true;
+        return 0;
+    case O_QUIET:
+        o->quiet = true;
+        return 0;
+    case O_PERHOST:
+        o->per_host = arg;
+        return 0;
+    case O_HASH:
+        return get_size("hash-rate", arg, 1, PB, &o->hash_rate);
+    case O_PROGRESS:
+        o->progress = true;
+        return 0;
     case O_SEED: {
         char *end;
         o->seed = strtoull(arg, &end, 0);

@@ -38,26 +38,26 @@
 /* ---- options ---- */
 
 typedef struct sim_opts {
-    uint32_t hosts;        /* receivers (the origin is extra) */
-    uint64_t size;         /* file size, bytes */
-    uint64_t rate;         /* every receiver's upload and download, bytes/s */
-    uint64_t origin_rate;  /* the origin's upload and download */
-    double latency_ms;     /* one way, host to network */
-    double jitter_ms;      /* per-host extra latency, uniform in [0, jitter) */
-    uint64_t piece_size;   /* 0: sh_mkinfo_auto_piece_length */
-    uint32_t block;        /* largest request between shoal peers (shoal_block) */
-    uint64_t quantum;      /* bytes a connection sends per uplink turn (whole blocks) */
+    uint32_t hosts;       /* receivers (the origin is extra) */
+    uint64_t size;        /* file size, bytes */
+    uint64_t rate;        /* every receiver's upload and download, bytes/s */
+    uint64_t origin_rate; /* the origin's upload and download */
+    double latency_ms;    /* one way, host to network */
+    double jitter_ms;     /* per-host extra latency, uniform in [0, jitter) */
+    uint64_t piece_size;  /* 0: sh_mkinfo_auto_piece_length */
+    uint32_t block;       /* largest request between shoal peers (shoal_block) */
+    uint64_t quantum;     /* bytes a connection sends per uplink turn (whole blocks) */
     uint64_t seed;
-    double loss;           /* per-chunk probability of an RTO penalty */
+    double loss; /* per-chunk probability of an RTO penalty */
     double loss_penalty_ms;
     uint32_t max_conns, upload_slots;
-    uint32_t crash_k;      /* --crash K@T */
+    uint32_t crash_k; /* --crash K@T */
     double crash_at_s;
     bool origin_crash_all; /* --origin-crash-when-all-exist */
     double time_limit_s;   /* virtual seconds before giving up */
     uint64_t hash_rate;    /* bytes/s one host verifies; 0: instant */
     bool json, quiet, progress;
-    const char *per_host;  /* --per-host FILE: one CSV line per host */
+    const char *per_host; /* --per-host FILE: one CSV line per host */
     bool log_on;
     sh_log_level log_level;
 } sim_opts;
@@ -74,47 +74,47 @@ enum sim_end_state { SIM_CONNECTING = 1, SIM_OPEN = 2, SIM_CLOSED = 3 };
 /* One side of a TCP connection. */
 typedef struct sim_end {
     uint32_t host;
-    uint32_t far_host;     /* the host dialed or dialing */
-    uint32_t far;          /* the other side, or SIM_NONE (not yet accepted) */
+    uint32_t far_host; /* the host dialed or dialing */
+    uint32_t far;      /* the other side, or SIM_NONE (not yet accepted) */
     sh_conn_id conn;
     uint8_t state;
-    bool in_rr;            /* in its host's uplink round robin */
-    bool blocked;          /* window full: waiting for deliveries */
-    bool wake_pending;     /* an EV_WAKE is on its way */
+    bool in_rr;        /* in its host's uplink round robin */
+    bool blocked;      /* window full: waiting for deliveries */
+    bool wake_pending; /* an EV_WAKE is on its way */
     uint32_t rr_next;
-    uint32_t need;         /* blocked: bytes of the chunk that did not fit */
-    uint32_t window;       /* bytes in flight allowed */
-    uint64_t inflight;     /* sent, not yet delivered */
-    sh_time last_arrival;  /* latest arrival scheduled towards far: keeps the stream in order */
-    uint32_t last_chunk;   /* latest chunk in flight towards far, or SIM_NONE */
+    uint32_t need;        /* blocked: bytes of the chunk that did not fit */
+    uint32_t window;      /* bytes in flight allowed */
+    uint64_t inflight;    /* sent, not yet delivered */
+    sh_time last_arrival; /* latest arrival scheduled towards far: keeps the stream in order */
+    uint32_t last_chunk;  /* latest chunk in flight towards far, or SIM_NONE */
 } sim_end;
 
 /* Bytes in flight: protocol bytes travel, block payload is only counted. */
 #define SIM_CHUNK_INLINE 40u
 typedef struct sim_chunk {
-    uint32_t from;         /* sending endpoint */
-    uint32_t wire;         /* bytes on the wire, payload included */
-    uint32_t nbytes, cap;  /* protocol bytes held */
-    bool control;          /* no block payload: skips the receiver's downlink queue */
-    uint8_t *heap;         /* when cap > SIM_CHUNK_INLINE */
+    uint32_t from;        /* sending endpoint */
+    uint32_t wire;        /* bytes on the wire, payload included */
+    uint32_t nbytes, cap; /* protocol bytes held */
+    bool control;         /* no block payload: skips the receiver's downlink queue */
+    uint8_t *heap;        /* when cap > SIM_CHUNK_INLINE */
     uint8_t inl[SIM_CHUNK_INLINE];
 } sim_chunk;
 
 typedef struct sim_host {
     sh_swarm *sw;
     sh_addr addr;
-    uint64_t up, down;     /* bytes/s */
-    sh_time lat;           /* one way to the network */
-    sh_time up_free;       /* the uplink is busy until then */
+    uint64_t up, down; /* bytes/s */
+    sh_time lat;       /* one way to the network */
+    sh_time up_free;   /* the uplink is busy until then */
     sh_time down_free;
-    sh_time ctl_debt;      /* uplink time of control bytes sent out of turn */
+    sh_time ctl_debt; /* uplink time of control bytes sent out of turn */
     uint32_t rr_head, rr_tail;
     bool turn_pending;
     bool complete, crashed, origin;
-    sh_time timer_at;      /* the pending timer event, or SH_TIME_NEVER */
+    sh_time timer_at; /* the pending timer event, or SH_TIME_NEVER */
     sh_time complete_at;
-    sh_time hash_free;     /* the host's hasher is busy until then */
-    uint32_t *conns;       /* conn id -> endpoint */
+    sh_time hash_free; /* the host's hasher is busy until then */
+    uint32_t *conns;   /* conn id -> endpoint */
     uint32_t nconns;
     uint16_t next_port;
     uint32_t announces;
@@ -130,10 +130,10 @@ typedef struct sim_stats {
 typedef struct sim_world {
     sim_opts o;
     sh_metainfo *mi;
-    sh_rng rng;            /* the network's randomness (loss, jitter, crashes) */
+    sh_rng rng; /* the network's randomness (loss, jitter, crashes) */
     sim_evq q;
     sh_time now;
-    sim_host *hosts;       /* [0] is the origin */
+    sim_host *hosts; /* [0] is the origin */
     uint32_t nhosts;
     sim_end *ends;
     uint32_t nends, capends;
@@ -141,9 +141,9 @@ typedef struct sim_world {
     uint32_t nchunks, capchunks;
     uint32_t *free_chunks;
     uint32_t nfree_chunks;
-    uint64_t trace;        /* digest of the ordered event stream */
-    uint32_t done;         /* receivers complete */
-    uint32_t alive;        /* receivers not crashed */
+    uint64_t trace; /* digest of the ordered event stream */
+    uint32_t done;  /* receivers complete */
+    uint32_t alive; /* receivers not crashed */
     /* tracker */
     sh_tstore *ts;
     sh_time tracker_lat;
@@ -152,30 +152,30 @@ typedef struct sim_world {
     uint32_t *free_replies;
     uint32_t nfree_replies;
     /* --origin-crash-when-all-exist */
-    uint32_t *holders;     /* per piece: live receivers that have it */
-    uint32_t missing;      /* pieces no live receiver has */
+    uint32_t *holders; /* per piece: live receivers that have it */
+    uint32_t missing;  /* pieces no live receiver has */
     sh_time origin_crashed_at;
     sim_stats st;
     sh_logger log;
-    uint32_t log_host;     /* host of the swarm call being logged */
+    uint32_t log_host; /* host of the swarm call being logged */
 } sim_world;
 
 /* Event types (what = type << 24 | host). */
 enum sim_ev_type {
-    EV_TIMER = 1,     /* host: swarm deadline */
-    EV_TURN,          /* host: uplink free, next round-robin turn */
-    EV_ARRIVE,        /* arg chunk: reaches the receiver's downlink */
-    EV_DELIVER,       /* arg chunk: handed to the receiver's swarm */
-    EV_SYN,           /* arg endpoint: connect request reaches the listener */
-    EV_SYNACK,        /* arg endpoint: connection established at the dialer */
-    EV_REFUSED,       /* arg endpoint: connection refused */
-    EV_FIN,           /* arg endpoint: the far side closed */
-    EV_WAKE,          /* arg endpoint: window open again (ack arrived) */
-    EV_ANNOUNCE,      /* host: time to announce; arg: sh_tevent */
-    EV_TRACKER,       /* host: announce reaches the tracker; arg: sh_tevent */
-    EV_REPLY,         /* host: tracker answer arrives */
-    EV_CRASH,         /* --crash */
-    EV_VERIFIED,      /* host: --hash-rate, the piece in arg is hashed */
+    EV_TIMER = 1, /* host: swarm deadline */
+    EV_TURN,      /* host: uplink free, next round-robin turn */
+    EV_ARRIVE,    /* arg chunk: reaches the receiver's downlink */
+    EV_DELIVER,   /* arg chunk: handed to the receiver's swarm */
+    EV_SYN,       /* arg endpoint: connect request reaches the listener */
+    EV_SYNACK,    /* arg endpoint: connection established at the dialer */
+    EV_REFUSED,   /* arg endpoint: connection refused */
+    EV_FIN,       /* arg endpoint: the far side closed */
+    EV_WAKE,      /* arg endpoint: window open again (ack arrived) */
+    EV_ANNOUNCE,  /* host: time to announce; arg: sh_tevent */
+    EV_TRACKER,   /* host: announce reaches the tracker; arg: sh_tevent */
+    EV_REPLY,     /* host: tracker answer arrives */
+    EV_CRASH,     /* --crash */
+    EV_VERIFIED,  /* host: --hash-rate, the piece in arg is hashed */
 };
 
 #define SIM_WHAT(type, host) ((uint32_t)(type) << 24 | (host))

@@ -152,13 +152,12 @@ int sim_result_print(const sim_world *w, const sim_result *r)
     printf("shoal-sim: N = %u receivers + 1 origin, F = %s (%llu bytes), %u pieces of %s, "
            "requests of %s\n",
            w->o.hosts, f, (unsigned long long)w->o.size, w->mi->num_pieces, plen, blk);
-    printf("links: receivers %s/s up and down, origin %s/s, latency %.3f ms one way per host",
-           rate, orate, w->o.latency_ms);
+    printf("links: receivers %s/s up and down, origin %s/s, latency %.3f ms one way per host", rate,
+           orate, w->o.latency_ms);
     if (w->o.loss > 0) printf(", loss %.4g per chunk", w->o.loss);
     if (w->o.hash_rate) printf(", hashing %.4g MiB/s", (double)w->o.hash_rate / (1 << 20));
     printf("\n");
-    printf("T* = %.4f s    one by one (N x F / u_origin) = %.4f s\n", r->t_star_s,
-           r->one_by_one_s);
+    printf("T* = %.4f s    one by one (N x F / u_origin) = %.4f s\n", r->t_star_s, r->one_by_one_s);
     printf("completion of %u receivers (%u crashed, %u incomplete):\n",
            r->completed + r->incomplete, r->crashed, r->incomplete);
     line("p50", r->p50_s, r->t_star_s);

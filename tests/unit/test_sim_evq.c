@@ -69,12 +69,18 @@ static void pop_check(sim_evq *q, ref *r, sh_time *now)
 static sh_time delay(sh_rng *g)
 {
     switch (sh_rng_below(g, 6)) {
-    case 0: return 0;
-    case 1: return sh_rng_below(g, 16);              /* within a 16 ns bucket */
-    case 2: return sh_rng_below(g, 1000);
-    case 3: return sh_rng_below(g, 16u << 8);         /* inside the ring */
-    case 4: return (16u << 8) + sh_rng_below(g, 50000); /* the heap */
-    default: return sh_rng_below(g, 5) * 100;         /* ties */
+    case 0:
+        return 0;
+    case 1:
+        return sh_rng_below(g, 16); /* within a 16 ns bucket */
+    case 2:
+        return sh_rng_below(g, 1000);
+    case 3:
+        return sh_rng_below(g, 16u << 8); /* inside the ring */
+    case 4:
+        return (16u << 8) + sh_rng_below(g, 50000); /* the heap */
+    default:
+        return sh_rng_below(g, 5) * 100; /* ties */
     }
 }
 
@@ -151,8 +157,17 @@ static void test_parse_size(void **st)
     assert_int_equal(v, 2ull << 30);
     assert_int_equal(sim_parse_size("4t", &v), 0);
     assert_int_equal(v, 4ull << 40);
-    const char *bad[] = {"", "G", "-1", "1.", ".5", "1Q", "1GG", "5 G", "1e3",
-                         "18446744073709551616", "17179869184G"};
+    const char *bad[] = {"",
+                         "G",
+                         "-1",
+                         "1.",
+                         ".5",
+                         "1Q",
+                         "1GG",
+                         "5 G",
+                         "1e3",
+                         "18446744073709551616",
+                         "17179869184G"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(sim_parse_size(bad[i], &v), SH_EINVAL);
 }
