@@ -19,6 +19,7 @@
 #include <shoal/swarm.h>
 #include <shoal/wire.h>
 
+#include "core/assembly.h"
 #include "swarm_harness.h"
 
 #define KIB 1024u
@@ -351,12 +352,42 @@ static void test_virtual_unrequested_piece(void **st)
     hn_torrent_free(&t);
 }
 
+/* The assembly of a virtual swarm holds no buffers: a block "write" records
+ * only who sent it; bounds are still checked. */
+static void test_virtual_assembly_has_no_buffers(void **st)
+{
+    (void)st;
+    sh_assembly a;
+    sh_asm_init(&a);
+    a.no_buffers = true;
+    sh_asm_piece *p = sh_asm_get(&a, 7, 4u << 20);
+    assert_non_null(p);
+    assert_null(p->buf);
+    assert_int_equal(p->len, 4u << 20);
+    sh_addr from = {.family = 4, .ip = {10, 0, 0, 9}, .port = 1};
+    assert_int_equal(sh_asm_write(p, 0, NULL, 512 * KIB, &from), 0);
+    assert_int_equal(sh_asm_write(p, (4u << 20) - 1, NULL, 2, &from), SH_ERANGE);
+    assert_int_equal(p->ncontrib, 1);
+    assert_ptr_equal(sh_asm_get(&a, 7, 4u << 20), p); /* found again, still no buffer */
+    sh_asm_drop(&a, 7);
+    assert_null(sh_asm_find(&a, 7));
+    sh_asm_free(&a);
+
+    sh_asm_init(&a); /* the ordinary mode still copies */
+    p = sh_asm_get(&a, 1, 8);
+    assert_non_null(p->buf);
+    assert_int_equal(sh_asm_write(p, 2, (const uint8_t *)"abc", 3, NULL), 0);
+    assert_memory_equal(p->buf + 2, "abc", 3);
+    sh_asm_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_virtual_seed_to_leecher),
         cmocka_unit_test(test_virtual_trade_and_corruption),
         cmocka_unit_test(test_virtual_unrequested_piece),
+        cmocka_unit_test(test_virtual_assembly_has_no_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
