@@ -60,16 +60,19 @@ typedef struct sh_swarm_config {
     uint32_t max_partial;       /* pieces being assembled at once; 0 → max(8, 64 MiB / piece) */
     uint64_t rng_seed;
     sh_logger log;
-    bool virtual_payload;       /* simulator: piece messages carry no payload bytes on the
-                                   wire; SH_ACT_VERIFY carries data == NULL.
-                                   NOT IMPLEMENTED YET: sh_swarm_new returns
-                                   SH_EUNSUPPORTED when it is set */
+    bool virtual_payload;       /* simulator only: piece messages we receive carry no block
+                                   bytes in the stream (sh_wire_limits.virtual_payload), so
+                                   every peer must be virtual too; blocks are not copied and
+                                   no piece buffers are allocated; SH_ACT_VERIFY carries
+                                   data == NULL (len is the piece size). Uploads are
+                                   unchanged: a 13-byte header segment, then an
+                                   SH_SEG_BLOCK segment whose bytes the driver counts
+                                   against bandwidth but never delivers */
 } sh_swarm_config;
 
 typedef struct sh_swarm sh_swarm;
 
-/* SH_EINVAL: no metainfo, or `have` of the wrong size; SH_EUNSUPPORTED:
- * virtual_payload; SH_ENOMEM. */
+/* SH_EINVAL: no metainfo, or `have` of the wrong size; SH_ENOMEM. */
 int sh_swarm_new(const sh_swarm_config *cfg, sh_time now, sh_swarm **out);
 void sh_swarm_free(sh_swarm *s);
 

@@ -89,6 +89,11 @@ typedef struct sh_msg {
 typedef struct sh_wire_limits {
     uint32_t max_block;  /* largest piece payload / request length accepted; 0 → 16 KiB */
     uint32_t max_msg;    /* largest message of any kind; 0 → 1 MiB */
+    bool virtual_payload; /* simulator only: a piece message keeps its length prefix
+                             (9 + block length) but its block bytes are NOT in the
+                             stream; it is returned once its 9 body-header bytes (id,
+                             index, begin) are read, with data = {NULL, block length}.
+                             Both ends of a connection must agree on it. */
 } sh_wire_limits;
 
 typedef struct sh_wire_dec sh_wire_dec;

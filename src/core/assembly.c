@@ -97,8 +97,8 @@ sh_asm_piece *sh_asm_get(sh_assembly *a, uint32_t piece, uint32_t len)
     if (len == 0 || reserve(a) < 0) return NULL;
     sh_asm_piece *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->buf = buf_take(a, len);
-    if (!p->buf) {
+    p->buf = a->no_buffers ? NULL : buf_take(a, len);
+    if (!p->buf && !a->no_buffers) {
         free(p);
         return NULL;
     }
@@ -123,7 +123,7 @@ int sh_asm_write(sh_asm_piece *p, uint32_t offset, const uint8_t *data, size_t l
                  const sh_addr *from)
 {
     if (offset > p->len || len > p->len - offset) return SH_ERANGE;
-    memcpy(p->buf + offset, data, len);
+    if (p->buf) memcpy(p->buf + offset, data, len);
     if (from) add_contrib(p, from);
     return 0;
 }

@@ -47,6 +47,8 @@ typedef struct sh_assembly {
     sh_asm_spare spare[SH_ASM_SPARE]; /* buffers of dropped pieces */
     uint32_t nspare;
     uint64_t spare_bytes;
+    bool no_buffers;  /* virtual payload (simulator): pieces get buf == NULL and
+                         writes only record their contributor */
 } sh_assembly;
 
 void sh_asm_init(sh_assembly *a);

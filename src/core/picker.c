@@ -238,16 +238,19 @@ static uint32_t find_random(pick_ctx *c)
 }
 
 /* Starts new pieces while there is room. Returns false when the peer has no piece left
- * that could be started (the endgame condition), true otherwise. */
+ * that could be started (the endgame condition), true otherwise; with max_partial pieces
+ * in progress it returns false without searching: the answer only matters when every
+ * missing piece is in progress (sh_picker_endgame), and then none is startable. The
+ * search it saves scanned the peer's bitfield on most picks of a busy download. */
 static bool take_new(pick_ctx *c)
 {
     sh_picker *p = c->p;
     while (room(c)) {
         bool full = p->cfg.max_partial && p->nparts >= p->cfg.max_partial;
-        bool rnd = !full && p->started < p->cfg.random_first;
+        if (full) return false;
+        bool rnd = p->started < p->cfg.random_first;
         uint32_t piece = rnd ? find_random(c) : find_rarest(c);
         if (piece == PK_NONE) return false;
-        if (full) return true;
         pk_part *pt = pk_part_new(p, piece);
         if (!pt) return true;
         p->started++;

@@ -211,7 +211,8 @@ int sw_on_piece(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     for (uint32_t i = 0; i < r.count; i++) {
         uint32_t b = r.block + i;
         uint32_t blen = sh_picker_block_len(s->picker, r.piece, b);
-        take_block(s, p, r.piece, b, m->data.ptr + (size_t)i * SH_PICKER_BLOCK, blen, scan, now);
+        const uint8_t *data = m->data.ptr ? m->data.ptr + (size_t)i * SH_PICKER_BLOCK : NULL;
+        take_block(s, p, r.piece, b, data, blen, scan, now);
     }
     return 0;
 }

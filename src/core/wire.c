@@ -33,6 +33,7 @@ struct sh_wire_dec {
     uint32_t msg_len; /* body length (id + payload) of the current message */
     uint32_t have;    /* body bytes buffered (ST_BODY) or left to skip (ST_SKIP) */
     bool recycle;     /* a buffered body was handed out: release it on the next call */
+    uint32_t vlen;    /* virtual payload: block length of the piece message being read */
     uint8_t inl[INLINE_BODY];
     uint8_t *heap;
     size_t heap_cap;
@@ -45,9 +46,10 @@ static uint32_t be32(const uint8_t *p)
 
 static sh_wire_limits fix_limits(const sh_wire_limits *lim)
 {
-    sh_wire_limits l = {SH_WIRE_BLOCK, SH_WIRE_MAX_MSG};
+    sh_wire_limits l = {.max_block = SH_WIRE_BLOCK, .max_msg = SH_WIRE_MAX_MSG};
     if (lim && lim->max_block) l.max_block = lim->max_block;
     if (lim && lim->max_msg) l.max_msg = lim->max_msg;
+    if (lim) l.virtual_payload = lim->virtual_payload;
     return l;
 }
 
@@ -239,11 +241,31 @@ static void parse_body(const uint8_t *b, uint32_t n, sh_msg *m)
     }
 }
 
+/*
+ * Virtual payload (simulator): a piece message's block bytes are not in the
+ * stream, only its length prefix says how long the block is. The length was
+ * checked by classify(); what is read from the stream is the 9-byte body
+ * header, and the message is complete once that is in.
+ */
+static void virtual_piece_start(sh_wire_dec *d)
+{
+    d->vlen = d->msg_len - 9;
+    d->msg_len = 9;
+}
+
+static void virtual_piece_finish(sh_wire_dec *d, sh_msg *m)
+{
+    m->data = (sh_span){NULL, d->vlen};
+    m->length = d->vlen;
+    d->vlen = 0;
+}
+
 /* A request longer than we serve (or empty) is refused here, as BEP 3 allows closing on it. */
 static int finish_body(sh_wire_dec *d, const uint8_t *b, uint32_t n, sh_msg *m, sh_errinfo *ei,
                        size_t off)
 {
     parse_body(b, n, m);
+    if (d->vlen) virtual_piece_finish(d, m);
     if (m->id == SH_MSG_REQUEST && (m->length == 0 || m->length > d->lim.max_block))
         return die(d, sh_errinfo_set(ei, SH_EPROTO, off, "request for %u bytes (limit %u)",
                                      m->length, d->lim.max_block));
@@ -311,6 +333,7 @@ static int step_id(sh_wire_dec *d, const uint8_t *in, size_t len, size_t *pos, s
         d->have = d->msg_len;
         return 0;
     }
+    if (id == SH_MSG_PIECE && d->lim.virtual_payload) virtual_piece_start(d);
     if (len - *pos >= d->msg_len) { /* whole body in the input: decode in place */
         size_t off = *pos;
         *pos += d->msg_len;

@@ -491,7 +491,7 @@ static void link_ends(hn_node *a, sh_conn_id ca, hn_node *b, sh_conn_id cb)
     ea->peer = b;
     ea->peer_conn = cb;
     *eb = (hn_end){.used = true, .open = true, .peer = a, .peer_conn = ca};
-    sh_wire_limits lim = {1u << 20, 8u << 20};
+    sh_wire_limits lim = {.max_block = 1u << 20, .max_msg = 8u << 20};
     sh_wire_dec_new(&lim, &ea->tapdec);
     sh_wire_dec_new(&lim, &eb->tapdec);
 }
@@ -775,7 +775,7 @@ hn_raw *hn_raw_open(hn_net *n, hn_node *x, uint8_t ip_last)
         return NULL;
     }
     *end_of(x, r->conn) = (hn_end){.used = true, .open = true, .raw = r};
-    sh_wire_limits lim = {1u << 20, 8u << 20};
+    sh_wire_limits lim = {.max_block = 1u << 20, .max_msg = 8u << 20};
     sh_wire_dec_new(&lim, &r->dec);
     n->raws[n->nraws++] = r;
     return r;

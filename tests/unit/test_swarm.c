@@ -1290,8 +1290,7 @@ static void test_config_errors(void **st)
     hn_torrent t;
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     sh_swarm *sw = NULL;
-    sh_swarm_config c = {.mi = t.mi, .virtual_payload = true};
-    assert_int_equal(sh_swarm_new(&c, 0, &sw), SH_EUNSUPPORTED);
+    sh_swarm_config c;
     sh_bitfield wrong;
     assert_int_equal(sh_bitfield_init(&wrong, t.mi->num_pieces + 1), 0);
     c = (sh_swarm_config){.mi = t.mi, .have = &wrong};

@@ -795,6 +795,147 @@ static void test_names(void **st)
     assert_string_equal(sh_msg_name((sh_msg_id)99), "unknown");
 }
 
+/* ---- virtual payload (simulator) ---- */
+
+/* What a virtual stream decodes to: ids and numbers, and whether data was NULL. */
+typedef struct vrec {
+    sh_msg_id id;
+    uint32_t piece, offset, length;
+    size_t data_len;
+    bool data_null;
+} vrec;
+
+/* Feeds in[0..len) at the given cuts; returns the number of messages (or a negative code). */
+static int vdecode(sh_wire_dec *d, const uint8_t *in, size_t len, const size_t *cuts, size_t ncuts,
+                   vrec *out, size_t max)
+{
+    size_t n = 0, off = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : len;
+        while (off < end) {
+            size_t used;
+            bool ishs;
+            sh_handshake h;
+            sh_msg m;
+            int rc = sh_wire_decode(d, in + off, end - off, &used, &ishs, &h, &m, NULL);
+            off += used;
+            if (rc < 0) return rc;
+            if (rc == 0) break;
+            assert_false(ishs);
+            assert_true(n < max);
+            out[n++] = (vrec){m.id, m.piece, m.offset, m.length, m.data.len, m.data.ptr == NULL};
+        }
+        assert_int_equal(off, end);
+    }
+    return (int)n;
+}
+
+static void put_virtual_stream(sh_bbuf *b)
+{
+    sh_wire_put_have(b, SH_MSG_HAVE, 3);
+    sh_wire_put_piece_header(b, 5, 16384, 524288); /* the block itself is not in the stream */
+    sh_wire_put_have(b, SH_MSG_HAVE, 4);
+    sh_wire_put_piece_header(b, 6, 0, 1); /* a 1-byte block (a short last block) */
+    sh_wire_put_request(b, SH_MSG_REQUEST, 7, 32768, 16384);
+}
+
+static void check_virtual_stream(const vrec *v, int n)
+{
+    assert_int_equal(n, 5);
+    assert_int_equal(v[0].id, SH_MSG_HAVE);
+    assert_int_equal(v[0].piece, 3);
+    assert_int_equal(v[1].id, SH_MSG_PIECE);
+    assert_int_equal(v[1].piece, 5);
+    assert_int_equal(v[1].offset, 16384);
+    assert_int_equal(v[1].length, 524288);
+    assert_int_equal(v[1].data_len, 524288);
+    assert_true(v[1].data_null);
+    assert_int_equal(v[2].id, SH_MSG_HAVE);
+    assert_int_equal(v[2].piece, 4);
+    assert_int_equal(v[3].id, SH_MSG_PIECE);
+    assert_int_equal(v[3].piece, 6);
+    assert_int_equal(v[3].length, 1);
+    assert_true(v[3].data_null);
+    assert_int_equal(v[4].id, SH_MSG_REQUEST);
+    assert_int_equal(v[4].piece, 7);
+    assert_int_equal(v[4].offset, 32768);
+    assert_int_equal(v[4].length, 16384);
+}
+
+static void test_virtual_payload(void **st)
+{
+    (void)st;
+    const sh_wire_limits vlim = {.max_block = 524288, .virtual_payload = true};
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    put_virtual_stream(&b);
+    assert_int_equal(b.err, 0);
+    assert_int_equal(b.len, 9 + 13 + 9 + 13 + 17); /* headers only */
+    vrec v[8];
+
+    sh_wire_dec *d = dec_after_hs(&vlim);
+    check_virtual_stream(v, vdecode(d, b.data, b.len, NULL, 0, v, 8));
+    assert_int_equal(sh_wire_dec_buffered(d), 0);
+    sh_wire_dec_free(d);
+
+    /* every split point, and one byte at a time: a piece header is buffered inline */
+    for (size_t cut = 0; cut <= b.len; cut++) {
+        d = dec_after_hs(&vlim);
+        check_virtual_stream(v, vdecode(d, b.data, b.len, &cut, 1, v, 8));
+        sh_wire_dec_free(d);
+    }
+    size_t cuts[64];
+    for (size_t i = 0; i < b.len; i++)
+        cuts[i] = i + 1;
+    d = dec_after_hs(&vlim);
+    check_virtual_stream(v, vdecode(d, b.data, b.len, cuts, b.len, v, 8));
+    assert_int_equal(sh_wire_dec_buffered(d), 0);
+    sh_wire_dec_free(d);
+
+    /* half a piece header: waits, holding only the bytes it was given */
+    d = dec_after_hs(&vlim);
+    assert_int_equal(vdecode(d, b.data, 9 + 8, NULL, 0, v, 8), 1);
+    assert_int_equal(sh_wire_dec_buffered(d), 8);
+    sh_wire_dec_free(d);
+
+    /* the same bytes without the flag: the piece swallows what follows as its block */
+    sh_wire_limits real = vlim;
+    real.virtual_payload = false;
+    d = dec_after_hs(&real);
+    assert_int_equal(vdecode(d, b.data, b.len, NULL, 0, v, 8), 1);
+    assert_int_equal(v[0].id, SH_MSG_HAVE);
+    sh_wire_dec_free(d);
+
+    /* set_limits keeps the mode; a raised max_block applies to the declared length */
+    d = dec_after_hs(&(sh_wire_limits){.virtual_payload = true});
+    sh_bbuf big;
+    sh_bbuf_init(&big);
+    sh_wire_put_piece_header(&big, 5, 0, 524288);
+    assert_int_equal(vdecode(d, big.data, big.len, NULL, 0, v, 8), SH_EPROTO); /* > 16 KiB */
+    sh_wire_dec_free(d);
+    d = dec_after_hs(&(sh_wire_limits){.virtual_payload = true});
+    sh_wire_dec_set_limits(d, &vlim);
+    assert_int_equal(vdecode(d, big.data, big.len, NULL, 0, v, 8), 1);
+    assert_true(v[0].data_null);
+    assert_int_equal(v[0].length, 524288);
+    sh_wire_dec_free(d);
+    sh_bbuf_free(&big);
+
+    /* hostile lengths are refused from the header alone, as without the flag */
+    sh_bbuf bad;
+    sh_bbuf_init(&bad);
+    sh_wire_put_piece_header(&bad, 5, 0, 524289); /* one byte over max_block */
+    d = dec_after_hs(&vlim);
+    assert_int_equal(vdecode(d, bad.data, bad.len, NULL, 0, v, 8), SH_EPROTO);
+    sh_wire_dec_free(d);
+    static const uint8_t empty_piece[13] = {0, 0, 0, 9, SH_MSG_PIECE}; /* no block at all */
+    d = dec_after_hs(&vlim);
+    assert_int_equal(vdecode(d, empty_piece, sizeof empty_piece, NULL, 0, v, 8), SH_EPROTO);
+    sh_wire_dec_free(d);
+    sh_bbuf_free(&bad);
+    sh_bbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -805,6 +946,7 @@ int main(void)
         cmocka_unit_test(test_handshake_flags), cmocka_unit_test(test_handshake_unknown_bits),
         cmocka_unit_test(test_handshake_bad),   cmocka_unit_test(test_split_everywhere),
         cmocka_unit_test(test_empty_input),     cmocka_unit_test(test_names),
+        cmocka_unit_test(test_virtual_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
