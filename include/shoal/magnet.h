@@ -23,17 +23,17 @@
 #define SH_MAGNET_MAX_PEERS 256u      /* x.pe= kept; more are ignored */
 
 typedef struct sh_magnet {
-    bool has_v1;          /* btih given */
-    bool has_v2;          /* btmh given */
+    bool has_v1; /* btih given */
+    bool has_v2; /* btmh given */
     uint8_t btih[20];
     uint8_t btmh[32];
-    char *name;           /* dn=, decoded; NULL if absent */
-    char **trackers;      /* tr=, decoded, duplicates removed, in link order */
+    char *name;      /* dn=, decoded; NULL if absent */
+    char **trackers; /* tr=, decoded, duplicates removed, in link order */
     uint32_t num_trackers;
-    sh_addr *peers;       /* x.pe= IP:port, duplicates removed */
+    sh_addr *peers; /* x.pe= IP:port, duplicates removed */
     uint32_t num_peers;
-    uint32_t ignored;     /* x.pe= that are not IP:port (host names), and tr=/x.pe= beyond
-                             the bounds: the caller may warn */
+    uint32_t ignored; /* x.pe= that are not IP:port (host names), and tr=/x.pe= beyond
+                         the bounds: the caller may warn */
 } sh_magnet;
 
 /* Parses "magnet:?xt=...". len is the length of uri (no NUL needed). On

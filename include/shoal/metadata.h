@@ -17,8 +17,8 @@
 #include <shoal/error.h>
 #include <shoal/types.h>
 
-#define SH_MD_PIECE 16384u          /* bytes per metadata piece */
-#define SH_MD_MAX_SIZE (16u << 20)  /* largest info dictionary we fetch or accept */
+#define SH_MD_PIECE 16384u                  /* bytes per metadata piece */
+#define SH_MD_MAX_SIZE (16u << 20)          /* largest info dictionary we fetch or accept */
 #define SH_MD_MAX_MSG (SH_MD_PIECE + 1024u) /* libtorrent closes on > 17 KiB */
 
 typedef enum sh_md_type {

@@ -30,7 +30,7 @@
 #define SH_PEX_HOLEPUNCH 0x08u /* supports the holepunch extension */
 #define SH_PEX_REACHABLE 0x10u /* outgoing connection: the address is connectable */
 
-#define SH_PEX_MAX_LIST 200u      /* entries kept per list (added, added6, dropped, dropped6) */
+#define SH_PEX_MAX_LIST 200u       /* entries kept per list (added, added6, dropped, dropped6) */
 #define SH_PEX_MAX_MSG (64u << 10) /* largest payload accepted (libtorrent drops > 500 KiB) */
 
 typedef struct sh_pex_peer {

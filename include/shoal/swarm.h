@@ -64,6 +64,13 @@ typedef struct sh_swarm_config {
                                    wire; SH_ACT_VERIFY carries data == NULL.
                                    NOT IMPLEMENTED YET: sh_swarm_new returns
                                    SH_EUNSUPPORTED when it is set */
+    sh_metainfo *mi_layers;     /* magnet downloads of v2 and hybrid torrents: the same object
+                                   as mi, writable. The piece layers it lacks are fetched from
+                                   peers (BEP 52 hash requests, checked against each file's
+                                   pieces root) and installed with sh_metainfo_set_layer, never
+                                   while a piece of that file is being verified; a v2-only
+                                   file's pieces are requested only once its layer is in.
+                                   NULL: mi is never written */
 } sh_swarm_config;
 
 typedef struct sh_swarm sh_swarm;

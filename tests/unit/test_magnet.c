@@ -11,7 +11,9 @@
 #include <shoal/metainfo.h>
 
 #define IH "0123456789abcdef0123456789abcdef01234567"
-#define MH "1220" "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define MH                                                                                         \
+    "1220"                                                                                         \
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 static sh_magnet *ok(const char *s)
 {
@@ -29,7 +31,8 @@ static int bad(const char *s, const char *msg_part)
     int rc = sh_magnet_parse(s, strlen(s), &m, &ei);
     if (rc == 0) fail_msg("accepted %s", s);
     assert_null(m);
-    if (msg_part && !strstr(ei.msg, msg_part)) fail_msg("message \"%s\" lacks \"%s\"", ei.msg, msg_part);
+    if (msg_part && !strstr(ei.msg, msg_part))
+        fail_msg("message \"%s\" lacks \"%s\"", ei.msg, msg_part);
     return rc;
 }
 
@@ -123,7 +126,8 @@ static void test_hostile(void **st)
     bad("magnet:?xt=urn:btih:" IH "0", "40 hex or 32 base32");
     bad("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef0123456g", "40 hex or 32 base32");
     bad("magnet:?xt=urn:btih:ABCDEFGHIJKLMNOPQRSTUVWXYZ234561", "40 hex or 32 base32");
-    bad("magnet:?xt=urn:btmh:1114" "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    bad("magnet:?xt=urn:btmh:1114"
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
         "not SHA-256");
     bad("magnet:?xt=urn:btmh:1220abcd", "68-digit");
     bad("magnet:?xt=urn:btih:" IH "&xt=urn:btih:1123456789abcdef0123456789abcdef01234567",

@@ -100,7 +100,8 @@ static void test_hostile(void **st)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         memset(&ei, 0, sizeof ei);
         int rc = parse_s(cases[i].s, strlen(cases[i].s), &m, &ei);
-        if (rc != cases[i].rc) fail_msg("case %zu (%s): %d, want %d", i, cases[i].s, rc, cases[i].rc);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu (%s): %d, want %d", i, cases[i].s, rc, cases[i].rc);
         if (cases[i].msg && !strstr(ei.msg, cases[i].msg))
             fail_msg("case %zu: \"%s\" lacks \"%s\"", i, ei.msg, cases[i].msg);
     }
