@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #define SH_PICKER_BLOCK 16384u
-#define SH_PICKER_MAX_DUP 3u
+#define SH_PICKER_MAX_DUP 2u
 
 typedef struct sh_picker_config {
     uint32_t num_pieces;

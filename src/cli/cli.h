@@ -25,6 +25,9 @@ typedef struct cli_command {
 
 int cmd_create(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_seed(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_tracker(int argc, char **argv);
 
 /* "error: <formatted>\n" to stderr; returns code so callers can `return cli_error(2, ...)`. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

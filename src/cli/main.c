@@ -7,6 +7,9 @@
 static const cli_command commands[] = {
     {"create", "make a .torrent from a file or directory", cmd_create},
     {"info", "show what a .torrent describes", cmd_info},
+    {"seed", "serve a torrent's data to peers", cmd_seed},
+    {"get", "download a torrent from peers", cmd_get},
+    {"tracker", "run a tracker (HTTP and UDP peer discovery)", cmd_tracker},
 };
 
 static void usage(FILE *f)

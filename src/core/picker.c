@@ -12,9 +12,12 @@
  *     first random_first uniformly at random among the eligible ones, then
  *     the first eligible piece of the availability order (rarest, ties in
  *     the picker's random order).
- *  3. endgame, when the peer has no piece we lack with a free block left
- *     (and this call found none either): blocks already requested elsewhere,
- *     fewest outstanding requests first, each at most SH_PICKER_MAX_DUP times.
+ *  3. endgame, only once the whole download has no free block left (every
+ *     missing piece in progress, every block requested) and this call found
+ *     nothing: blocks already requested elsewhere, fewest outstanding requests
+ *     first, each at most SH_PICKER_MAX_DUP times. Gating on the peer alone
+ *     (it has nothing new to offer) made sparse peers duplicate blocks all
+ *     through the download — about twice the file in wasted bytes.
  * Within a piece, blocks go out in runs of at most max_run contiguous free
  * blocks; a run never crosses into another piece.
  */
@@ -304,9 +307,10 @@ size_t sh_picker_pick(sh_picker *p, const sh_bitfield *peer_bits, const sh_bitfi
                   .out = out,
                   .max_out = max_out};
     take_partials(&c);
-    /* Endgame only in a call that found no free block: the blocks just handed out
-     * would otherwise go straight back to the same caller as duplicates. */
-    if (room(&c) && !take_new(&c) && c.n == 0) take_endgame(&c);
+    /* Endgame only in a call that found no free block (the blocks just handed out
+     * would otherwise go straight back to the same caller as duplicates), and only
+     * when no block anywhere is still free. */
+    if (room(&c) && !take_new(&c) && c.n == 0 && sh_picker_endgame(p)) take_endgame(&c);
     return c.n;
 }
 

@@ -12,8 +12,10 @@
  *
  * Every piece message must answer a request we sent, or one we gave up on
  * recently (then it is used if still needed); anything else closes the
- * connection. In endgame a block that arrives is cancelled at every other
- * peer that has it outstanding.
+ * connection. In endgame (every block we lack is requested somewhere) a
+ * peer holds at most SW_ENDGAME_DEPTH requests, so duplicates go only to
+ * peers that are about to run dry, and a block that arrives is cancelled at
+ * every other peer that has it outstanding.
  */
 #include "swarm_int.h"
 
@@ -83,6 +85,7 @@ void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now)
     if (pickable && allowed) return; /* allowed-fast picks wait for the layers */
     if (pickable) allowed = pickable;
     uint32_t depth = peer_depth(p, now);
+    if (sh_picker_endgame(s->picker) && depth > SW_ENDGAME_DEPTH) depth = SW_ENDGAME_DEPTH;
     sh_pick picks[64];
     while (p->nreqs < depth && !p->dead) {
         uint32_t want = depth - p->nreqs;

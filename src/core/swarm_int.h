@@ -37,6 +37,9 @@
 #define SW_REQQ 500u        /* requests we queue per peer, advertised as reqq */
 #define SW_MAX_INVALID 300u /* requests for pieces we lack before we close */
 #define SW_DEPTH_MIN 4u
+/* In endgame every block we lack is already requested: a peer takes a
+ * duplicate only when its own queue is nearly drained. */
+#define SW_ENDGAME_DEPTH 2u
 #define SW_DEPTH_CAP_DEFAULT 250u /* peer sent no reqq */
 #define SW_DEPTH_MAX 1000u
 #define SW_QUEUE_SECONDS 2.0

@@ -127,7 +127,7 @@ static void test_six_leechers_trade(void **st)
     assert_true(hn_run(n, hn_all_complete, NULL, hn_now(n) + SH_SEC(120)));
     sh_swarm_stats ss;
     sh_swarm_get_stats(hn_swarm(s), &ss);
-    uint64_t traded = 0;
+    uint64_t traded = 0, wasted = 0;
     for (int i = 0; i < 6; i++) {
         sh_swarm_stats ls;
         sh_swarm_get_stats(hn_swarm(l[i]), &ls);
@@ -135,10 +135,16 @@ static void test_six_leechers_trade(void **st)
         assert_true(hn_content_ok(l[i]));
         assert_int_equal(ls.hash_failures, 0);
         traded += ls.payload_up;
+        wasted += ls.wasted;
     }
     /* the seed sent far less than six copies: the leechers fed each other */
     assert_true(ss.payload_up < 6 * t.size);
     assert_true(traded > 2 * t.size);
+    /* duplicates only in the true endgame and only from peers about to run dry:
+     * what was in flight when the cancels went out, not copies of the file
+     * (per-peer endgame wasted 20% here; 2 MiB is small, so the fixed endgame
+     * cost is a large share: with 16 MiB it is under 2%) */
+    assert_true(wasted < 6 * t.size / 10);
     hn_net_free(n);
     hn_torrent_free(&t);
 }
@@ -778,17 +784,22 @@ static void test_endgame_cancels(void **st)
     rx_drain(fast, &xf);
     rx_drain(slow, &xs);
     assert_int_equal(xf.nreq, 4); /* every block */
-    assert_true(xs.nreq >= 1);    /* endgame duplicates */
-    assert_int_equal(xs.nreq, 4); /* every block again (one at a time, runs of 1) */
-    /* two blocks arrive: their duplicates are cancelled, the others stand */
-    for (uint32_t i = 0; i < 2; i++)
-        serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
+    /* endgame: the idle peer gets duplicates, but only SW_ENDGAME_DEPTH (2) */
+    assert_int_equal(xs.nreq, 2);
+    /* the fast peer delivers exactly the two blocks the slow one also holds:
+     * both duplicates are cancelled there */
+    for (uint32_t i = 0; i < xs.nreq; i++)
+        serve_block(fast, &t, xs.req_piece[i], xs.req_off[i], SH_WIRE_BLOCK);
     hn_run_for(n, SH_MS(50));
     rx_drain(slow, &xs);
     assert_int_equal(xs.n[SH_MSG_CANCEL], 2);
     assert_false(hn_complete(l));
-    for (uint32_t i = 2; i < 4; i++)
-        serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
+    /* its queue is empty again, so it takes the two remaining blocks as duplicates */
+    assert_int_equal(xs.nreq, 4);
+    for (uint32_t i = 0; i < 4; i++)
+        if (!(xf.req_piece[i] == xs.req_piece[0] && xf.req_off[i] == xs.req_off[0]) &&
+            !(xf.req_piece[i] == xs.req_piece[1] && xf.req_off[i] == xs.req_off[1]))
+            serve_block(fast, &t, xf.req_piece[i], xf.req_off[i], SH_WIRE_BLOCK);
     hn_run_for(n, SH_MS(50));
     assert_true(hn_complete(l));
     assert_true(hn_content_ok(l));
