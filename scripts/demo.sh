@@ -8,9 +8,12 @@
 #
 #   T* = max( F/u_seed,  F/d,  N*F/(u_seed + N*u) )        (Kumar & Ross)
 #
+# Peers find each other through a `shoal tracker` on 127.0.0.1: nobody is
+# told any address.
+#
 # Environment: DEMO_SIZE_MB (256), DEMO_PEERS (20), DEMO_TSTAR (16 s),
-# DEMO_PORT (6881), DEMO_DIR (a fresh directory under $TMPDIR; removed at
-# the end unless DEMO_KEEP=1).
+# DEMO_PORT (6881), DEMO_TRACKER_PORT (6969), DEMO_DIR (a fresh directory
+# under $TMPDIR; removed at the end unless DEMO_KEEP=1).
 set -euo pipefail
 
 SHOAL=${1:?usage: demo.sh PATH/TO/shoal}
@@ -19,7 +22,9 @@ SIZE_MB=${DEMO_SIZE_MB:-256}
 N=${DEMO_PEERS:-20}
 TSTAR=${DEMO_TSTAR:-16}
 PORT=${DEMO_PORT:-6881}
+TRACKER_PORT=${DEMO_TRACKER_PORT:-6969}
 SEED_IP=127.0.0.2
+TRACKER_URL="http://127.0.0.1:$TRACKER_PORT/announce"
 
 F=$((SIZE_MB * 1024 * 1024))
 # Equal links everywhere: u_seed = u = d = F / T*. Then F/u_seed = F/d = T*
@@ -57,36 +62,42 @@ awk -v F="$F" -v u="$RATE" -v N="$N" 'BEGIN {
     printf "  one by one from the seeder: N*F/u_seed = %.1f s\n", N * F / u }'
 echo
 
-echo "-- making ${SIZE_MB} MiB of random data and its torrent"
+# wait_line FILE PATTERN PID WHAT: until FILE has a line matching PATTERN.
+wait_line() {
+    for _ in $(seq 100); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        kill -0 "$3" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$4 did not start:"; cat "${1%.out}.err"; exit 1
+}
+
+echo "-- making ${SIZE_MB} MiB of random data and its torrent (tracker $TRACKER_URL)"
 head -c "$F" /dev/urandom > "$WORK/payload.bin"
-"$SHOAL" create -f -o "$WORK/payload.torrent" "$WORK/payload.bin" > /dev/null
+"$SHOAL" create -f -t "$TRACKER_URL" -o "$WORK/payload.torrent" "$WORK/payload.bin" > /dev/null
+
+echo "-- starting the tracker on 127.0.0.1:$TRACKER_PORT"
+"$SHOAL" tracker -l "127.0.0.1:$TRACKER_PORT" --interval 5 \
+    > "$WORK/tracker.out" 2> "$WORK/tracker.err" &
+TRACKER_PID=$!
+PIDS+=("$TRACKER_PID")
+wait_line "$WORK/tracker.out" 'listening' "$TRACKER_PID" "the tracker"
 
 echo "-- starting the seeder on $SEED_IP:$PORT"
 "$SHOAL" seed -l "$SEED_IP:$PORT" --upload-limit "$RATE" --json \
     "$WORK/payload.torrent" "$WORK/payload.bin" > "$WORK/seed.out" 2> "$WORK/seed.err" &
 SEED_PID=$!
 PIDS+=("$SEED_PID")
-for _ in $(seq 100); do
-    grep -q '^listening on' "$WORK/seed.out" 2>/dev/null && break
-    kill -0 "$SEED_PID" 2>/dev/null || { cat "$WORK/seed.err"; exit 1; }
-    sleep 0.1
-done
-grep -q '^listening on' "$WORK/seed.out" || { echo "seeder did not start"; cat "$WORK/seed.err"; exit 1; }
+wait_line "$WORK/seed.out" '^listening on' "$SEED_PID" "the seeder"
 
-# Until there is a tracker, each peer is told the seeder and a few others:
-# its two neighbours on each side of a ring and the peer opposite it.
-echo "-- starting $N peers on $(peer_ip 0) ... $(peer_ip $((N - 1)))"
+# Nobody is given an address: every peer learns the others from the tracker.
+echo "-- starting $N peers on $(peer_ip 0) ... $(peer_ip $((N - 1))), no addresses given"
 T0=$(now)
 GET_PIDS=()
 for ((i = 0; i < N; i++)); do
     dir="$WORK/peer$i"
     mkdir -p "$dir"
-    args=(--peer "$SEED_IP:$PORT")
-    for k in 1 2 $((N - 1)) $((N - 2)) $((N / 2)); do
-        j=$(((i + k) % N))
-        ((j != i)) && args+=(--peer "$(peer_ip $j):$PORT")
-    done
-    "$SHOAL" get -o "$dir" -l "$(peer_ip $i):$PORT" "${args[@]}" \
+    "$SHOAL" get -o "$dir" -l "$(peer_ip $i):$PORT" \
         --upload-limit "$RATE" --download-limit "$RATE" --seed-for 600 --timeout 60 --json \
         "$WORK/payload.torrent" > "$dir/get.out" 2> "$dir/get.err" &
     GET_PIDS+=($!)

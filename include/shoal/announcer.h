@@ -5,9 +5,12 @@
  * announce_to_all_tiers does — in a data center, an extra tracker given
  * with -t should be used, not kept as a fallback); within a tier the
  * trackers are tried in order and the one that answers moves to the front.
- * Events: started first, completed once when the download finishes, stopped
- * on shutdown (best effort, with a short deadline). Intervals: the
- * tracker's interval, never sooner than its min interval; a failing tracker
+ * Events: started first, completed once when the download finishes (at
+ * once: like libtorrent's, it is not held back by the min interval), stopped
+ * on shutdown (best effort, with a short deadline: to every tracker that
+ * knows us, after the announce in flight to it, if any, has ended).
+ * Intervals: the tracker's interval (30 s if it gives none), never sooner
+ * than its min interval nor than 5 s; a failing tracker
  * is retried with exponential backoff (5 s doubling to 5 min) while the
  * swarm keeps trading with the peers it knows — a download never fails
  * because a tracker went away.
@@ -18,6 +21,10 @@
  * cached for 60 s, retransmission at 2 s doubling, 4 tries) and emits
  * datagrams for "host:port"; the driver resolves the host, sends, and feeds
  * back what arrives. Pure core: no sockets, no DNS, no clock.
+ *
+ * Limits: at most SH_ANN_MAX_TRACKERS trackers are used (the rest, and exact
+ * duplicates, are ignored with a log line); a URL the announcer cannot use
+ * (see sh_announcer_url_check) is listed in the status, never contacted.
  */
 #ifndef SHOAL_ANNOUNCER_H
 #define SHOAL_ANNOUNCER_H
@@ -26,6 +33,8 @@
 #include <shoal/log.h>
 #include <shoal/metainfo.h>
 #include <shoal/types.h>
+
+#define SH_ANN_MAX_TRACKERS 64u
 
 typedef struct sh_announcer_config {
     const sh_tier *tiers;       /* borrowed; each tier's URLs http://, https:// or udp:// */
@@ -68,12 +77,14 @@ void sh_announcer_set_totals(sh_announcer *a, uint64_t uploaded, uint64_t downlo
                              uint64_t left);
 /* The download finished: announce `completed` now. */
 void sh_announcer_completed(sh_announcer *a, sh_time now);
-/* Shutting down: announce `stopped` to every tracker that knew us. */
+/* Shutting down: announce `stopped` to every tracker that knew us, giving
+ * up after 3 s. Nothing else is announced afterwards. */
 void sh_announcer_stop(sh_announcer *a, sh_time now);
 /* True when, after stop, every stopped announce was sent or gave up. */
 bool sh_announcer_idle(const sh_announcer *a);
 
-/* An HTTP fetch finished: status 0 = transport failure (then body is NULL). */
+/* An HTTP fetch finished: status 0 = transport failure (then body is NULL,
+ * or the driver's NUL-free error text of len bytes, used in the log). */
 void sh_announcer_http_done(sh_announcer *a, uint64_t req, int http_status, const uint8_t *body,
                             size_t len, sh_time now);
 /* A datagram arrived on the announcer's UDP socket from host:port's address. */
@@ -100,5 +111,10 @@ typedef struct sh_tracker_status {
     char last_error[128];
 } sh_tracker_status;
 size_t sh_announcer_trackers(const sh_announcer *a, sh_tracker_status *out, size_t max);
+
+/* Whether url is a tracker the announcer can use: http://..., https://...
+ * or udp://host:port[/path] (host a name, an IPv4 literal or [IPv6]).
+ * 0, or SH_EINVAL with the reason in ei. For checking -t at the command line. */
+int sh_announcer_url_check(const char *url, sh_errinfo *ei);
 
 #endif

@@ -242,6 +242,27 @@ static const char *status_word(const session *s)
     return "failed";
 }
 
+/* [{url, tier, working, fails, peers, last_error}] — what --json says of the trackers. */
+static json_t *trackers_json(const session *s)
+{
+    json_t *arr = json_array();
+    sh_tracker_status ts[SH_ANN_MAX_TRACKERS];
+    size_t n = s->pd ? sh_peerd_trackers(s->pd, ts, SH_ANN_MAX_TRACKERS) : 0;
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *t = json_object();
+        if (!t) break;
+        json_object_set_new(t, "url", json_string(ts[i].url));
+        json_object_set_new(t, "tier", json_integer(ts[i].tier));
+        json_object_set_new(t, "working", json_boolean(ts[i].working));
+        json_object_set_new(t, "fails", json_integer(ts[i].fails));
+        json_object_set_new(t, "peers", json_integer(ts[i].last_peers));
+        json_object_set_new(t, "last_error",
+                            ts[i].last_error[0] ? json_string(ts[i].last_error) : json_null());
+        json_array_append_new(arr, t);
+    }
+    return arr;
+}
+
 static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
 {
     char h1[41], h2[65];
@@ -272,6 +293,7 @@ static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
     json_object_set_new(j, "info_hash", json_string(v1 ? h1 : h2));
     json_object_set_new(j, "info_hash_v1", v1 ? json_string(h1) : json_null());
     json_object_set_new(j, "info_hash_v2", v2 ? json_string(h2) : json_null());
+    json_object_set_new(j, "trackers", trackers_json(s));
     if (s->fail_msg[0]) json_object_set_new(j, "error", json_string(s->fail_msg));
     json_dumpf(j, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
     fputc('\n', stdout);
@@ -359,7 +381,20 @@ static int start_driver(session *s, sh_errinfo *ei)
     cfg.download_limit = o->download_limit;
     cfg.max_conns = o->max_conns;
     cfg.log = s->log;
-    return sh_peerd_new(s->loop, &cfg, &s->pd, ei);
+    /* the torrent's tiers (unless --no-tracker), then each -t URL as a tier
+     * of its own, so that every one is announced to; peerd copies them */
+    uint32_t own = o->no_tracker ? 0 : s->mi->num_tiers;
+    sh_tier *tiers = calloc((size_t)own + o->num_trackers + 1, sizeof *tiers);
+    if (!tiers) return sh_errinfo_set(ei, SH_ENOMEM, 0, "out of memory");
+    for (uint32_t i = 0; i < own; i++)
+        tiers[i] = s->mi->tiers[i];
+    for (size_t i = 0; i < o->num_trackers; i++)
+        tiers[own + i] = (sh_tier){(char **)&o->trackers[i], 1};
+    cfg.trackers = tiers;
+    cfg.num_tracker_tiers = own + (uint32_t)o->num_trackers;
+    int rc = sh_peerd_new(s->loop, &cfg, &s->pd, ei);
+    free(tiers);
+    return rc;
 }
 
 static int run(session *s)

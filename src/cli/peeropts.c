@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "io/readfile.h"
+#include <shoal/announcer.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +23,7 @@ enum {
     O_PEER,
     O_SEEDFOR,
     O_TIMEOUT,
+    O_NOTRACKER,
 };
 
 void peer_opts_usage_common(FILE *f)
@@ -29,12 +31,16 @@ void peer_opts_usage_common(FILE *f)
     fprintf(f, "  -l, --listen ADDR:PORT     where to accept peers (default 0.0.0.0:0, an\n"
                "                             ephemeral port); outgoing connections use ADDR too\n"
                "      --peer ADDR:PORT       a peer to connect to; repeat for more\n"
+               "  -t, --tracker URL          announce to this tracker too (http://, https:// or\n"
+               "                             udp://HOST:PORT); repeat for more\n"
+               "      --no-tracker           ignore the trackers the torrent lists\n"
                "      --upload-limit RATE    bytes/s on the wire, K/M/G suffixes (default: none)\n"
                "      --download-limit RATE  bytes/s on the wire, K/M/G suffixes (default: none)\n"
                "      --max-conns N          peer connections at most (default 50)\n"
                "      --json                 at exit, print one JSON object on stdout: status,\n"
                "                             bytes, seconds, down_bytes, up_bytes, wire_down,\n"
-               "                             wire_up, peers, hash_failures, banned, info_hash\n"
+               "                             wire_up, peers, hash_failures, banned, info_hash,\n"
+               "                             trackers\n"
                "      --log-level L          error, warn (default), info, debug, trace\n"
                "  -h, --help                 show this help\n");
 }
@@ -65,6 +71,22 @@ static int add_peer(const char *cmd, const char *s, peer_opts *o)
     return 0;
 }
 
+static int add_tracker(const char *cmd, const char *s, peer_opts *o)
+{
+    if (o->num_trackers >= PEER_MAX_TRACKERS)
+        return cli_usage_error(cmd, "--tracker given more than %u times", PEER_MAX_TRACKERS);
+    sh_errinfo ei = {0};
+    if (sh_announcer_url_check(s, &ei))
+        return cli_usage_error(cmd, "--tracker: '%s' is not a tracker URL: %s", s, ei.msg);
+    if (o->num_trackers % 8 == 0) {
+        const char **n = realloc(o->trackers, (o->num_trackers + 8) * sizeof *n);
+        if (!n) return cli_error(EXIT_FAIL, "out of memory");
+        o->trackers = n;
+    }
+    o->trackers[o->num_trackers++] = s;
+    return 0;
+}
+
 static int parse_u32(const char *cmd, const char *opt, const char *s, uint32_t lo, uint32_t hi,
                      uint32_t *out)
 {
@@ -85,6 +107,11 @@ static int handle(int c, const char *arg, const char *cmd, peer_opts *o)
         return parse_addr(cmd, "--listen", arg, &o->listen, false);
     case O_PEER:
         return add_peer(cmd, arg, o);
+    case 't':
+        return add_tracker(cmd, arg, o);
+    case O_NOTRACKER:
+        o->no_tracker = true;
+        return 0;
     case O_UPLIMIT:
         if (cli_parse_size(arg, &o->upload_limit))
             return cli_usage_error(cmd, "--upload-limit: '%s' is not a rate (e.g. 500K, 4M, 1G)",
@@ -143,6 +170,8 @@ int peer_opts_parse(int argc, char **argv, bool is_get, void (*usage)(FILE *f), 
     static const struct option common[] = {
         {"listen", required_argument, NULL, 'l'},
         {"peer", required_argument, NULL, O_PEER},
+        {"tracker", required_argument, NULL, 't'},
+        {"no-tracker", no_argument, NULL, O_NOTRACKER},
         {"upload-limit", required_argument, NULL, O_UPLIMIT},
         {"download-limit", required_argument, NULL, O_DOWNLIMIT},
         {"max-conns", required_argument, NULL, O_MAXCONNS},
@@ -157,7 +186,8 @@ int peer_opts_parse(int argc, char **argv, bool is_get, void (*usage)(FILE *f), 
     };
     struct option opts[sizeof common / sizeof common[0]];
     memcpy(opts, common, sizeof opts);
-    if (!is_get) memset(&opts[8], 0, sizeof opts[8]);
+    for (size_t i = 0; !is_get && opts[i].name; i++)
+        if (strcmp(opts[i].name, "output") == 0) memset(&opts[i], 0, sizeof opts[i]);
 
     memset(o, 0, sizeof *o);
     o->cmd = argv[0];
@@ -167,7 +197,7 @@ int peer_opts_parse(int argc, char **argv, bool is_get, void (*usage)(FILE *f), 
 
     opterr = 0;
     optind = 1;
-    const char *shortopts = is_get ? ":hl:o:" : ":hl:";
+    const char *shortopts = is_get ? ":hl:o:t:" : ":hl:t:";
     int c;
     while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         int rc;
@@ -203,6 +233,9 @@ void peer_opts_free(peer_opts *o)
     free(o->peers);
     o->peers = NULL;
     o->num_peers = 0;
+    free(o->trackers);
+    o->trackers = NULL;
+    o->num_trackers = 0;
 }
 
 int peer_load_torrent(const char *cmd, const char *path, sh_metainfo **mi)

@@ -20,6 +20,7 @@
 
 #define PEER_MAX_PEERS 10000u /* --peer given more often is a usage error */
 #define PEER_MAX_CONNS 100000u
+#define PEER_MAX_TRACKERS 64u /* -t given more often is a usage error */
 
 typedef struct peer_opts {
     const char *cmd; /* "seed" or "get" */
@@ -30,6 +31,9 @@ typedef struct peer_opts {
     uint64_t upload_limit; /* bytes/s, 0 = unlimited */
     uint64_t download_limit;
     uint32_t max_conns; /* 0: default */
+    const char **trackers; /* -t URLs (pointers into argv), malloc'd */
+    size_t num_trackers;
+    bool no_tracker;       /* --no-tracker: not the torrent's own trackers */
     bool json;
     /* get only */
     const char *out_dir; /* default "." */

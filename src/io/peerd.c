@@ -42,7 +42,9 @@ void peerd_set_state(sh_peerd *p, sh_peerd_state st)
 {
     if (p->state == st || p->state == SH_PEERD_FAILED) return;
     sh_log(&p->log, SH_LOG_INFO, "peerd", "%s -> %s", state_name(p->state), state_name(st));
+    sh_peerd_state from = p->state;
     p->state = st;
+    peerd_tracker_state(p, from, st);
     if (st == SH_PEERD_SEEDING && !p->cfg.seeding && !p->completed) p->completed = peerd_now(p);
     if (p->on_event) p->on_event(p, st, p->event_ud);
 }
@@ -289,6 +291,7 @@ int sh_peerd_new(sh_loop *loop, const sh_peerd_config *cfg, sh_peerd **out, sh_e
         if (rc) sh_errinfo_set(ei, rc, 0, "cannot start the hasher threads");
     }
     if (rc == 0) rc = peerd_listen(p, ei);
+    if (rc == 0) rc = peerd_tracker_init(p, cfg, ei);
     if (rc == 0) {
         rc = peerd_check_start(p);
         if (rc) sh_errinfo_set(ei, rc, 0, "cannot start checking");
@@ -323,12 +326,14 @@ void sh_peerd_shutdown(sh_peerd *p)
      * delivered are discarded by the hasher's registry. */
     sh_hasher_free(p->hasher);
     p->hasher = NULL;
+    peerd_tracker_stop(p);
 }
 
 void sh_peerd_free(sh_peerd *p)
 {
     if (!p) return;
     sh_peerd_shutdown(p);
+    peerd_tracker_free(p);
     sh_swarm_free(p->swarm);
     sh_storage_close(p->st);
     connmap_free(&p->conns);

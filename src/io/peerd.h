@@ -17,6 +17,7 @@
 #ifndef SHOAL_IO_PEERD_H
 #define SHOAL_IO_PEERD_H
 
+#include <shoal/announcer.h>
 #include <shoal/log.h>
 #include <shoal/metainfo.h>
 #include <shoal/swarm.h>
@@ -38,6 +39,9 @@ typedef struct sh_peerd_config {
     uint64_t download_limit;
     uint32_t max_conns;          /* 0: swarm default */
     uint32_t hash_threads;       /* 0: one per core, at most 4 */
+    const sh_tier *trackers;     /* tiers to announce to (the torrent's, then -t ones);
+                                    copied. Announcing starts after the check. */
+    uint32_t num_tracker_tiers;
     sh_logger log;
 } sh_peerd_config;
 
@@ -80,7 +84,13 @@ void sh_peerd_on_event(sh_peerd *p, sh_peerd_event_fn fn, void *ud);
 /* For logs and --json: the swarm's per-peer view. */
 size_t sh_peerd_peers(const sh_peerd *p, sh_peer_info *out, size_t max);
 
-/* Stops accepting, closes every connection, joins the hasher. Idempotent. */
+/* For logs and --json: the trackers and how they fare (url valid while p lives). */
+size_t sh_peerd_trackers(const sh_peerd *p, sh_tracker_status *out, size_t max);
+
+/* Stops accepting, closes every connection, joins the hasher. Idempotent.
+ * With trackers, it then announces stopped and runs the loop until those
+ * announces are done, at most ~3.5 s: call it when sh_loop_run has
+ * returned, never from a loop callback. */
 void sh_peerd_shutdown(sh_peerd *p);
 
 #endif

@@ -111,6 +111,12 @@ struct sh_peerd {
     uint64_t wire_down, wire_up;
     ewma down_rate, up_rate;
     sh_time started, completed;
+
+    /* trackers (peerd_tracker.c) */
+    sh_tier *tiers;                /* copy of cfg.trackers */
+    uint32_t ntiers;
+    struct sh_tracker_client *trk; /* from the end of the check on */
+    bool trk_waiting;              /* shutdown runs the loop for the stopped announces */
 };
 
 /* Shut down or failed: no more sockets, timers or swarm calls that trade. */
@@ -149,6 +155,12 @@ int connmap_add(connmap *m, pconn *c);
 void connmap_remove(connmap *m, sh_conn_id id);
 void connmap_free(connmap *m);
 int idvec_push(idvec *v, sh_conn_id id);
+
+/* peerd_tracker.c */
+int peerd_tracker_init(sh_peerd *p, const sh_peerd_config *cfg, sh_errinfo *ei);
+void peerd_tracker_state(sh_peerd *p, sh_peerd_state from, sh_peerd_state to);
+void peerd_tracker_stop(sh_peerd *p);
+void peerd_tracker_free(sh_peerd *p);
 
 /* peerd_rate.c */
 /* Arms the one rate timer for when `need` tokens of rl return. */
