@@ -92,6 +92,9 @@ typedef struct sh_metafetch_stats {
 
 void sh_metafetch_get_stats(const sh_metafetch *f, sh_metafetch_stats *st);
 
+/* Our peer id (for trackers announcing on the fetch's behalf). */
+const uint8_t *sh_metafetch_peer_id(const sh_metafetch *f);
+
 /* The verified info dictionary (DONE), owned by f; NULL before. */
 const uint8_t *sh_metafetch_info(const sh_metafetch *f, size_t *len);
 

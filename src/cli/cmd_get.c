@@ -95,9 +95,9 @@ static int get_magnet(const peer_opts *o)
     sh_metainfo *mi = NULL;
     sh_addr *peers = NULL;
     size_t npeers = 0;
-    rc = magnet_get_metadata(o, &mi, &peers, &npeers);
+    peer_opts run = *o; /* the fetch may pick the listen port */
+    rc = magnet_get_metadata(&run, &mi, &peers, &npeers);
     if (rc == EXIT_OK) {
-        peer_opts run = *o;
         run.peers = peers;
         run.num_peers = npeers;
         rc = peer_session_run_magnet(&run, mi);

@@ -1,9 +1,16 @@
-/* magnet_get.c — fetching a magnet link's metadata before the download (see magnet_get.h). */
+/*
+ * magnet_get.c — fetching a magnet link's metadata before the download (see
+ * magnet_get.h). Peers come from --peer, the link's x.pe=, and the
+ * trackers: the link's tr= (unless --no-tracker) and -t, announced to as
+ * a leecher for the duration of the fetch.
+ */
 #include "cli/magnet_get.h"
 
 #include "cli/cli.h"
 #include "io/loop.h"
 #include "io/metafetch_drv.h"
+#include "io/net.h"
+#include "io/tracker_client.h"
 
 #include <shoal/magnet.h>
 
@@ -11,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CMD "get"
 #define TICK SH_MS(250)
@@ -21,6 +29,7 @@ typedef struct fetch {
     const peer_opts *o;
     sh_loop *loop;
     sh_mfdrv *d;
+    sh_tracker_client *tc;
     bool tty, drawn, done;
     int signo;
     bool timed_out;
@@ -95,6 +104,53 @@ static void on_signal(sh_loop *l, int signo, void *ud)
     fetch *f = ud;
     f->signo = signo;
     sh_loop_stop(l);
+}
+
+/* ---- trackers: the link's tr= (unless --no-tracker), then each -t ---- */
+
+static void on_tracker_peers(void *ud, const sh_tpeer *peers, uint32_t n)
+{
+    fetch *f = ud;
+    for (uint32_t i = 0; i < n; i++) {
+        if (sh_addr_eq(&peers[i].addr, &f->o->listen)) continue; /* ourselves */
+        sh_mfdrv_add_peer(f->d, &peers[i].addr, SH_SRC_TRACKER);
+    }
+}
+
+/* Without the metadata the size is unknown; announce a leecher that lacks something. */
+static void tracker_totals(void *ud, uint64_t *up, uint64_t *down, uint64_t *left)
+{
+    (void)ud;
+    *up = *down = 0;
+    *left = 1;
+}
+
+/* A tracker client for the fetch; none without trackers. Failing to start one is
+ * not fatal (the --peer / x.pe peers may do). */
+static void start_trackers(fetch *f, const sh_magnet *link)
+{
+    const peer_opts *o = f->o;
+    uint32_t own = o->no_tracker ? 0 : link->num_trackers;
+    if (own + o->num_trackers == 0) return;
+    sh_tier *tiers = calloc((size_t)own + o->num_trackers, sizeof *tiers);
+    if (!tiers) return;
+    for (uint32_t i = 0; i < own; i++)
+        tiers[i] = (sh_tier){&link->trackers[i], 1};
+    for (size_t i = 0; i < o->num_trackers; i++)
+        tiers[own + i] = (sh_tier){(char **)&o->trackers[i], 1};
+    sh_tracker_client_config tc = {.tiers = tiers, .num_tiers = own + (uint32_t)o->num_trackers};
+    memcpy(tc.info_hash, sh_magnet_wire_hash(link), 20);
+    memcpy(tc.peer_id, sh_metafetch_peer_id(sh_mfdrv_core(f->d)), 20);
+    tc.listen = o->listen;
+    tc.seed = sh_loop_now(f->loop);
+    tc.log = (sh_logger){log_sink, f, cli_logger.level};
+    tc.on_peers = on_tracker_peers;
+    tc.totals = tracker_totals;
+    tc.ud = f;
+    sh_errinfo ei = {0};
+    if (sh_tracker_client_new(f->loop, &tc, &f->tc, &ei))
+        fprintf(stderr, "shoal get: trackers not used for the metadata: %s\n", ei.msg);
+    free(tiers);
 }
 
 static int parse_link(const peer_opts *o, sh_magnet **link)
@@ -204,6 +260,7 @@ static int run(fetch *f, const sh_magnet *link)
     sh_mfdrv_on_done(f->d, on_done, f);
     for (size_t i = 0; i < o->num_peers; i++)
         sh_mfdrv_add_peer(f->d, &o->peers[i], SH_SRC_MANUAL);
+    start_trackers(f, link);
     sh_time now = sh_loop_now(f->loop);
     f->last_progress = now;
     f->last_line = now - SH_SEC(3600);
@@ -213,11 +270,30 @@ static int run(fetch *f, const sh_magnet *link)
     return -1;
 }
 
-int magnet_get_metadata(const peer_opts *o, sh_metainfo **mi, sh_addr **peers, size_t *npeers)
+/* Port 0: ask the system for a free one now (bind and release it). */
+static int pick_port(peer_opts *o)
+{
+    if (o->listen.port) return 0;
+    int fd;
+    sh_addr bound;
+    sh_errinfo ei = {0};
+    if (sh_net_listen(&o->listen, 1, &fd, &bound, &ei))
+        return cli_cmd_error(EXIT_FAIL, CMD, "cannot find a port to listen on: %s", ei.msg);
+    close(fd);
+    o->listen.port = bound.port;
+    if (o->listen.family == 0) o->listen.family = bound.family;
+    return 0;
+}
+
+int magnet_get_metadata(peer_opts *o, sh_metainfo **mi, sh_addr **peers, size_t *npeers)
 {
     sh_magnet *link = NULL;
     int rc = parse_link(o, &link);
-    if (rc) return rc;
+    if (!rc) rc = pick_port(o);
+    if (rc) {
+        sh_magnet_free(link);
+        return rc;
+    }
     fetch f;
     memset(&f, 0, sizeof f);
     f.o = o;
@@ -227,6 +303,7 @@ int magnet_get_metadata(const peer_opts *o, sh_metainfo **mi, sh_addr **peers, s
     clear_line(&f);
     if (rc < 0) rc = conclude(&f, link, mi, peers, npeers);
     if (f.tick) sh_loop_cancel(f.loop, f.tick);
+    sh_tracker_client_free(f.tc); /* no stopped: the download announces again at once */
     sh_mfdrv_free(f.d);
     sh_loop_free(f.loop);
     sh_magnet_free(link);

@@ -441,6 +441,11 @@ void sh_metafetch_get_stats(const sh_metafetch *f, sh_metafetch_stats *st)
     memcpy(st->error_msg, f->error_msg, sizeof st->error_msg);
 }
 
+const uint8_t *sh_metafetch_peer_id(const sh_metafetch *f)
+{
+    return f->cfg.peer_id;
+}
+
 const uint8_t *sh_metafetch_info(const sh_metafetch *f, size_t *len)
 {
     if (f->state != SH_MF_DONE) return NULL;

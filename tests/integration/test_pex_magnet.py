@@ -6,7 +6,8 @@ own 127.x.y.z address.
   seeder's address reach it.
 - Magnet: `shoal get 'magnet:?...&x.pe=<seeder>'` from a `shoal seed`
   completes byte-identical, for v1 (btih), hybrid (btih + btmh, and btmh
-  alone) and v2-only (btmh: piece layers fetched with hash requests).
+  alone) and v2-only (btmh: piece layers fetched with hash requests); and
+  through a `shoal tracker` named by tr= alone.
 - Interop: a libtorrent seeder serves the metadata to `shoal get magnet:`;
   libtorrent fetches the metadata from `shoal seed` through a magnet link.
 - Hostile: a Python peer that serves bad metadata (wrong bytes, or a lying
@@ -120,6 +121,30 @@ def test_magnet_from_shoal_seed(tmp_path, shoals, version, kinds):
     assert "fetching metadata" in err and "metadata: tree" in err, err
     j = g.json()
     assert j["status"] == "complete" and j["hash_failures"] == 0, j
+
+
+def test_magnet_through_tracker(tmp_path, shoals):
+    """No peer address anywhere: the link's tr= names a `shoal tracker`, to
+    which the seeder announces; the fetch finds the seeder there."""
+    from conftest import wait_port
+    from peers import ShoalProc
+
+    tip = new_ip()
+    tport = free_port(tip)
+    ShoalProc(shoals, ["tracker", "-l", "%s:%d" % (tip, tport)], str(tmp_path), "tracker")
+    wait_port(tip, tport, scaled(10))
+    url = "http://%s:%d/announce" % (tip, tport)
+    data = make_tree(str(tmp_path / "tree"), TREE)
+    torrent = shoal_create(data, str(tmp_path / "t.torrent"), version="hybrid")
+    start_seed(shoals, str(tmp_path), torrent, data, name="seed", extra=["-t", url])
+    time.sleep(1)  # its first announce
+    link = magnet(torrent, {"btih", "btmh"}) + "&tr=" + url
+    out = tmp_path / "out"
+    g = start_get(shoals, str(tmp_path), link, str(out), name="get", wait_listen=False,
+                  extra=["--json", "--timeout", "30"])
+    assert wait_all([g], 60) == [0], g.describe()
+    assert_same_data(data, str(out / "tree"))
+    assert [t["url"] for t in g.json()["trackers"]] == [url]
 
 
 def test_magnet_bad_links(tmp_path, shoals):
