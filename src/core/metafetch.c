@@ -32,7 +32,7 @@ int sh_metafetch_new(const sh_metafetch_config *cfg, sh_time now, sh_metafetch *
     memcpy(f->wire_hash, cfg->has_v1 ? cfg->btih : cfg->btmh, 20);
     f->log = cfg->log;
     sh_rng_seed(&f->rng, cfg->rng_seed);
-    f->lim = (sh_wire_limits){SH_WIRE_BLOCK, MF_MAX_MSG};
+    f->lim = (sh_wire_limits){.max_block = SH_WIRE_BLOCK, .max_msg = MF_MAX_MSG};
     f->now = now;
     f->deadline = SH_TIME_NEVER;
     f->next_id = 1;

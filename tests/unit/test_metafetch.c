@@ -287,7 +287,7 @@ static void connect_ep(net *n, const sh_action *a)
         assert_true(e->sc != 0);
     } else {
         sh_wire_dec_free(e->dec);
-        sh_wire_limits lim = {SH_WIRE_BLOCK, SH_WIRE_MAX_MSG};
+        sh_wire_limits lim = {.max_block = SH_WIRE_BLOCK, .max_msg = SH_WIRE_MAX_MSG};
         assert_int_equal(sh_wire_dec_new(&lim, &e->dec), 0);
         e->tx.len = 0;
     }
