@@ -44,8 +44,10 @@ test-fuzz: build-fuzz
 test: test-normal test-asan test-fuzz
 	@echo "== all tests passed"
 
+# make demo MODE=dht: no tracker, peers find each other through the DHT.
+MODE ?= tracker
 demo: build
-	@./scripts/demo.sh $(BUILD)/shoal
+	@DEMO_MODE=$(MODE) ./scripts/demo.sh $(BUILD)/shoal
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

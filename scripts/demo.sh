@@ -8,12 +8,15 @@
 #
 #   T* = max( F/u_seed,  F/d,  N*F/(u_seed + N*u) )        (Kumar & Ross)
 #
-# Peers find each other through a `shoal tracker` on 127.0.0.1: nobody is
-# told any address.
+# Nobody is told any peer's address. With DEMO_MODE=tracker (the default)
+# peers find each other through a `shoal tracker` on 127.0.0.1; with
+# DEMO_MODE=dht there is no tracker at all: a `shoal dht` bootstrap node on
+# 127.0.0.1 and the Kademlia DHT (`make demo MODE=dht`).
 #
-# Environment: DEMO_SIZE_MB (256), DEMO_PEERS (20), DEMO_TSTAR (16 s),
-# DEMO_PORT (6881), DEMO_TRACKER_PORT (6969), DEMO_DIR (a fresh directory
-# under $TMPDIR; removed at the end unless DEMO_KEEP=1).
+# Environment: DEMO_MODE (tracker), DEMO_SIZE_MB (256), DEMO_PEERS (20),
+# DEMO_TSTAR (16 s), DEMO_PORT (6881), DEMO_TRACKER_PORT (6969, also the DHT
+# bootstrap node's port), DEMO_DIR (a fresh directory under $TMPDIR; removed
+# at the end unless DEMO_KEEP=1).
 set -euo pipefail
 
 SHOAL=${1:?usage: demo.sh PATH/TO/shoal}
@@ -25,6 +28,12 @@ PORT=${DEMO_PORT:-6881}
 TRACKER_PORT=${DEMO_TRACKER_PORT:-6969}
 SEED_IP=127.0.0.2
 TRACKER_URL="http://127.0.0.1:$TRACKER_PORT/announce"
+MODE=${DEMO_MODE:-tracker}
+case $MODE in
+tracker) DISCOVERY=() ;;
+dht) DISCOVERY=(--dht-bootstrap "127.0.0.1:$TRACKER_PORT") ;;
+*) echo "DEMO_MODE must be tracker or dht, not '$MODE'" >&2; exit 2 ;;
+esac
 
 F=$((SIZE_MB * 1024 * 1024))
 # Equal links everywhere: u_seed = u = d = F / T*. Then F/u_seed = F/d = T*
@@ -52,7 +61,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 peer_ip() { echo "127.0.0.$((3 + $1))"; }
 json_field() { sed -n 's/.*"'"$2"'":\([0-9.e+-]*\).*/\1/p' "$1" | tail -1; }
 
-echo "== shoal demo: 1 seeder + $N peers, a ${SIZE_MB} MiB file, in $WORK"
+echo "== shoal demo: 1 seeder + $N peers, a ${SIZE_MB} MiB file, peers found by $MODE, in $WORK"
 echo
 echo "Every host is capped at u = d = $(rate_mib $RATE) (up and down), u_seed = u:"
 awk -v F="$F" -v u="$RATE" -v N="$N" 'BEGIN {
@@ -72,32 +81,42 @@ wait_line() {
     echo "$4 did not start:"; cat "${1%.out}.err"; exit 1
 }
 
-echo "-- making ${SIZE_MB} MiB of random data and its torrent (tracker $TRACKER_URL)"
 head -c "$F" /dev/urandom > "$WORK/payload.bin"
-"$SHOAL" create -f -t "$TRACKER_URL" -o "$WORK/payload.torrent" "$WORK/payload.bin" > /dev/null
-
-echo "-- starting the tracker on 127.0.0.1:$TRACKER_PORT"
-"$SHOAL" tracker -l "127.0.0.1:$TRACKER_PORT" --interval 5 \
-    > "$WORK/tracker.out" 2> "$WORK/tracker.err" &
-TRACKER_PID=$!
-PIDS+=("$TRACKER_PID")
-wait_line "$WORK/tracker.out" 'listening' "$TRACKER_PID" "the tracker"
+if [[ $MODE == tracker ]]; then
+    echo "-- making ${SIZE_MB} MiB of random data and its torrent (tracker $TRACKER_URL)"
+    "$SHOAL" create -f -t "$TRACKER_URL" -o "$WORK/payload.torrent" "$WORK/payload.bin" > /dev/null
+    echo "-- starting the tracker on 127.0.0.1:$TRACKER_PORT"
+    "$SHOAL" tracker -l "127.0.0.1:$TRACKER_PORT" --interval 5 \
+        > "$WORK/tracker.out" 2> "$WORK/tracker.err" &
+    TRACKER_PID=$!
+    PIDS+=("$TRACKER_PID")
+    wait_line "$WORK/tracker.out" 'listening' "$TRACKER_PID" "the tracker"
+else
+    echo "-- making ${SIZE_MB} MiB of random data and its torrent (no tracker)"
+    "$SHOAL" create -f -o "$WORK/payload.torrent" "$WORK/payload.bin" > /dev/null
+    echo "-- starting a DHT bootstrap node on 127.0.0.1:$TRACKER_PORT"
+    "$SHOAL" dht -l "127.0.0.1:$TRACKER_PORT" > "$WORK/dht.out" 2> "$WORK/dht.err" &
+    DHT_PID=$!
+    PIDS+=("$DHT_PID")
+    wait_line "$WORK/dht.out" 'listening' "$DHT_PID" "the DHT node"
+fi
 
 echo "-- starting the seeder on $SEED_IP:$PORT"
-"$SHOAL" seed -l "$SEED_IP:$PORT" --upload-limit "$RATE" --json \
+"$SHOAL" seed -l "$SEED_IP:$PORT" "${DISCOVERY[@]}" --upload-limit "$RATE" --json \
     "$WORK/payload.torrent" "$WORK/payload.bin" > "$WORK/seed.out" 2> "$WORK/seed.err" &
 SEED_PID=$!
 PIDS+=("$SEED_PID")
 wait_line "$WORK/seed.out" '^listening on' "$SEED_PID" "the seeder"
 
-# Nobody is given an address: every peer learns the others from the tracker.
+# Nobody is given an address: every peer learns the others from the tracker
+# or the DHT.
 echo "-- starting $N peers on $(peer_ip 0) ... $(peer_ip $((N - 1))), no addresses given"
 T0=$(now)
 GET_PIDS=()
 for ((i = 0; i < N; i++)); do
     dir="$WORK/peer$i"
     mkdir -p "$dir"
-    "$SHOAL" get -o "$dir" -l "$(peer_ip $i):$PORT" \
+    "$SHOAL" get -o "$dir" -l "$(peer_ip $i):$PORT" "${DISCOVERY[@]}" \
         --upload-limit "$RATE" --download-limit "$RATE" --seed-for 600 --timeout 60 --json \
         "$WORK/payload.torrent" > "$dir/get.out" 2> "$dir/get.err" &
     GET_PIDS+=($!)

@@ -28,6 +28,7 @@ int cmd_info(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_tracker(int argc, char **argv);
+int cmd_dht(int argc, char **argv);
 
 /* "error: <formatted>\n" to stderr; returns code so callers can `return cli_error(2, ...)`. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

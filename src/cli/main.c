@@ -10,6 +10,7 @@ static const cli_command commands[] = {
     {"seed", "serve a torrent's data to peers", cmd_seed},
     {"get", "download a torrent from peers", cmd_get},
     {"tracker", "run a tracker (HTTP and UDP peer discovery)", cmd_tracker},
+    {"dht", "run a DHT node (a fleet's bootstrap router)", cmd_dht},
 };
 
 static void usage(FILE *f)

@@ -2,6 +2,7 @@
 #include "cli/peer_session.h"
 
 #include "cli/cli.h"
+#include "cli/peer_dht.h"
 #include "cli/seedcheck.h"
 #include "cli/transfer_progress.h"
 #include "io/clock.h"
@@ -31,6 +32,7 @@ typedef struct session {
     sh_metainfo *mi_layers; /* magnet: mi, writable */
     sh_loop *loop;
     sh_peerd *pd;
+    peer_dht *dht; /* NULL without --dht-bootstrap / --dht-port */
     sh_logger log;
     transfer_progress tp;
     sh_time start, last_data, complete_at;
@@ -263,6 +265,17 @@ static json_t *trackers_json(const session *s)
     return arr;
 }
 
+/* {nodes, lookups, peers_found, addr} — what --json says of the DHT. */
+static json_t *dht_json(const peer_dht *d)
+{
+    peer_dht_stats ds;
+    peer_dht_stats_get(d, &ds);
+    char a[SH_ADDR_STRLEN];
+    return json_pack("{s:I, s:I, s:I, s:s}", "nodes", (json_int_t)ds.good_nodes, "lookups",
+                     (json_int_t)ds.lookups, "peers_found", (json_int_t)ds.peers_found, "addr",
+                     sh_addr_format(&ds.addr, a, sizeof a));
+}
+
 static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
 {
     char h1[41], h2[65];
@@ -294,6 +307,7 @@ static void print_json(const session *s, const sh_peerd_status *st, sh_time now)
     json_object_set_new(j, "info_hash_v1", v1 ? json_string(h1) : json_null());
     json_object_set_new(j, "info_hash_v2", v2 ? json_string(h2) : json_null());
     json_object_set_new(j, "trackers", trackers_json(s));
+    if (s->dht) json_object_set_new(j, "dht", dht_json(s->dht));
     if (s->fail_msg[0]) json_object_set_new(j, "error", json_string(s->fail_msg));
     json_dumpf(j, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
     fputc('\n', stdout);
@@ -416,6 +430,12 @@ static int run(session *s)
         return -1;
     }
     sh_peerd_on_event(s->pd, on_event, s);
+    if (peer_dht_wanted(o) &&
+        (rc = peer_dht_start(s->loop, o, s->mi, s->pd, s->log, &s->dht, &ei))) {
+        snprintf(s->fail_msg, sizeof s->fail_msg, "DHT: %s", ei.msg[0] ? ei.msg : sh_strerror(rc));
+        s->end = END_FAILED;
+        return -1;
+    }
     sh_peerd_status st;
     sample(s, &st);
     s->last_data = s->start;
@@ -454,6 +474,7 @@ static int session_run(const peer_opts *o, const sh_metainfo *mi, sh_metainfo *m
         code = conclude(&s, &st);
     }
     if (s.seed_timer && s.loop) sh_loop_cancel(s.loop, s.seed_timer);
+    peer_dht_free(s.dht); /* before the driver it feeds */
     sh_peerd_free(s.pd);
     sh_loop_free(s.loop);
     return code;

@@ -24,6 +24,8 @@ enum {
     O_SEEDFOR,
     O_TIMEOUT,
     O_NOTRACKER,
+    O_DHTBOOT,
+    O_DHTPORT,
 };
 
 void peer_opts_usage_common(FILE *f)
@@ -34,6 +36,11 @@ void peer_opts_usage_common(FILE *f)
                "  -t, --tracker URL          announce to this tracker too (http://, https:// or\n"
                "                             udp://HOST:PORT); repeat for more\n"
                "      --no-tracker           ignore the trackers the torrent lists\n"
+               "      --dht-bootstrap ADDR:PORT  find peers through the DHT too, joining it\n"
+               "                             through this node (e.g. a `shoal dht`); repeat\n"
+               "      --dht-port PORT        UDP port of our DHT node (default: the TCP port\n"
+               "                             of -l; the IP is always -l's); alone, runs a\n"
+               "                             DHT node that others can join through\n"
                "      --upload-limit RATE    bytes/s on the wire, K/M/G suffixes (default: none)\n"
                "      --download-limit RATE  bytes/s on the wire, K/M/G suffixes (default: none)\n"
                "      --max-conns N          peer connections at most (default 50)\n"
@@ -68,6 +75,36 @@ static int add_peer(const char *cmd, const char *s, peer_opts *o)
         o->peers = n;
     }
     o->peers[o->num_peers++] = a;
+    return 0;
+}
+
+static int add_dht_bootstrap(const char *cmd, const char *s, peer_opts *o)
+{
+    if (o->num_dht_bootstrap >= PEER_MAX_DHT_BOOTSTRAP)
+        return cli_usage_error(cmd, "--dht-bootstrap given more than %u times",
+                               PEER_MAX_DHT_BOOTSTRAP);
+    sh_addr a;
+    int rc = parse_addr(cmd, "--dht-bootstrap", s, &a, true);
+    if (rc) return rc;
+    if (o->num_dht_bootstrap % 8 == 0) {
+        sh_addr *n = realloc(o->dht_bootstrap, (o->num_dht_bootstrap + 8) * sizeof *n);
+        if (!n) return cli_error(EXIT_FAIL, "out of memory");
+        o->dht_bootstrap = n;
+    }
+    o->dht_bootstrap[o->num_dht_bootstrap++] = a;
+    return 0;
+}
+
+/* The DHT node takes -l's family (0.0.0.0 when -l is not given): so must its bootstrap nodes. */
+static int check_dht_family(const peer_opts *o)
+{
+    int fam = o->listen.family ? o->listen.family : 4;
+    for (size_t i = 0; i < o->num_dht_bootstrap; i++)
+        if (o->dht_bootstrap[i].family != fam)
+            return cli_usage_error(o->cmd,
+                                   "--dht-bootstrap: an IPv%d DHT node (the family of -l) cannot "
+                                   "join through IPv%d",
+                                   fam, o->dht_bootstrap[i].family);
     return 0;
 }
 
@@ -112,6 +149,14 @@ static int handle(int c, const char *arg, const char *cmd, peer_opts *o)
     case O_NOTRACKER:
         o->no_tracker = true;
         return 0;
+    case O_DHTBOOT:
+        return add_dht_bootstrap(cmd, arg, o);
+    case O_DHTPORT: {
+        uint32_t port;
+        int rc = parse_u32(cmd, "--dht-port", arg, 1, 65535, &port);
+        o->dht_port = (uint16_t)port;
+        return rc;
+    }
     case O_UPLIMIT:
         if (cli_parse_size(arg, &o->upload_limit))
             return cli_usage_error(cmd, "--upload-limit: '%s' is not a rate (e.g. 500K, 4M, 1G)",
@@ -172,6 +217,8 @@ int peer_opts_parse(int argc, char **argv, bool is_get, void (*usage)(FILE *f), 
         {"peer", required_argument, NULL, O_PEER},
         {"tracker", required_argument, NULL, 't'},
         {"no-tracker", no_argument, NULL, O_NOTRACKER},
+        {"dht-bootstrap", required_argument, NULL, O_DHTBOOT},
+        {"dht-port", required_argument, NULL, O_DHTPORT},
         {"upload-limit", required_argument, NULL, O_UPLIMIT},
         {"download-limit", required_argument, NULL, O_DOWNLIMIT},
         {"max-conns", required_argument, NULL, O_MAXCONNS},
@@ -221,6 +268,7 @@ int peer_opts_parse(int argc, char **argv, bool is_get, void (*usage)(FILE *f), 
         }
     }
     int rc = positionals(argc, argv, o);
+    if (!rc) rc = check_dht_family(o);
     if (rc) {
         peer_opts_free(o);
         return rc;
@@ -236,6 +284,9 @@ void peer_opts_free(peer_opts *o)
     free(o->trackers);
     o->trackers = NULL;
     o->num_trackers = 0;
+    free(o->dht_bootstrap);
+    o->dht_bootstrap = NULL;
+    o->num_dht_bootstrap = 0;
 }
 
 int peer_load_torrent(const char *cmd, const char *path, sh_metainfo **mi)

@@ -21,6 +21,7 @@
 #define PEER_MAX_PEERS 10000u /* --peer given more often is a usage error */
 #define PEER_MAX_CONNS 100000u
 #define PEER_MAX_TRACKERS 64u /* -t given more often is a usage error */
+#define PEER_MAX_DHT_BOOTSTRAP 64u
 
 typedef struct peer_opts {
     const char *cmd; /* "seed" or "get" */
@@ -34,6 +35,9 @@ typedef struct peer_opts {
     const char **trackers; /* -t URLs (pointers into argv), malloc'd */
     size_t num_trackers;
     bool no_tracker;       /* --no-tracker: not the torrent's own trackers */
+    sh_addr *dht_bootstrap; /* --dht-bootstrap, malloc'd (cli/peer_dht.h) */
+    size_t num_dht_bootstrap;
+    uint16_t dht_port; /* --dht-port; 0: the TCP listen port */
     bool json;
     /* get only */
     const char *out_dir; /* default "." */
