@@ -1,12 +1,14 @@
 /*
  * magnet_get.c — fetching a magnet link's metadata before the download (see
- * magnet_get.h). Peers come from --peer, the link's x.pe=, and the
- * trackers: the link's tr= (unless --no-tracker) and -t, announced to as
- * a leecher for the duration of the fetch.
+ * magnet_get.h). Peers come from --peer, the link's x.pe=, the trackers
+ * (the link's tr= unless --no-tracker, and -t, announced to as a leecher
+ * for the duration of the fetch) and the DHT (--dht-bootstrap, lookups
+ * without announcing: cli/magnet_dht.h).
  */
 #include "cli/magnet_get.h"
 
 #include "cli/cli.h"
+#include "cli/magnet_dht.h"
 #include "io/loop.h"
 #include "io/metafetch_drv.h"
 #include "io/net.h"
@@ -30,6 +32,7 @@ typedef struct fetch {
     sh_loop *loop;
     sh_mfdrv *d;
     sh_tracker_client *tc;
+    magnet_dht *dht;
     bool tty, drawn, done;
     int signo;
     bool timed_out;
@@ -261,6 +264,9 @@ static int run(fetch *f, const sh_magnet *link)
     for (size_t i = 0; i < o->num_peers; i++)
         sh_mfdrv_add_peer(f->d, &o->peers[i], SH_SRC_MANUAL);
     start_trackers(f, link);
+    sh_logger lg = {log_sink, f, cli_logger.level};
+    if (magnet_dht_start(f->loop, o, sh_magnet_wire_hash(link), f->d, lg, &f->dht, &ei))
+        fprintf(stderr, "shoal get: the DHT is not used for the metadata: %s\n", ei.msg);
     sh_time now = sh_loop_now(f->loop);
     f->last_progress = now;
     f->last_line = now - SH_SEC(3600);
@@ -303,6 +309,7 @@ int magnet_get_metadata(peer_opts *o, sh_metainfo **mi, sh_addr **peers, size_t 
     clear_line(&f);
     if (rc < 0) rc = conclude(&f, link, mi, peers, npeers);
     if (f.tick) sh_loop_cancel(f.loop, f.tick);
+    magnet_dht_free(f.dht);       /* its port is the download's node's */
     sh_tracker_client_free(f.tc); /* no stopped: the download announces again at once */
     sh_mfdrv_free(f.d);
     sh_loop_free(f.loop);

@@ -7,7 +7,7 @@ own 127.x.y.z address.
 - Magnet: `shoal get 'magnet:?...&x.pe=<seeder>'` from a `shoal seed`
   completes byte-identical, for v1 (btih), hybrid (btih + btmh, and btmh
   alone) and v2-only (btmh: piece layers fetched with hash requests); and
-  through a `shoal tracker` named by tr= alone.
+  through a `shoal tracker` named by tr= alone, or through the DHT alone.
 - Interop: a libtorrent seeder serves the metadata to `shoal get magnet:`;
   libtorrent fetches the metadata from `shoal seed` through a magnet link.
 - Hostile: a Python peer that serves bad metadata (wrong bytes, or a lying
@@ -145,6 +145,25 @@ def test_magnet_through_tracker(tmp_path, shoals):
     assert wait_all([g], 60) == [0], g.describe()
     assert_same_data(data, str(out / "tree"))
     assert [t["url"] for t in g.json()["trackers"]] == [url]
+
+
+def test_magnet_through_dht(tmp_path, shoals):
+    """No peer address and no tracker: the seeder announces in the DHT
+    through a `shoal dht` router; the magnet fetch finds it there."""
+    from dht_util import start_router
+
+    router = start_router(shoals, str(tmp_path))
+    boot = ["--dht-bootstrap", router]
+    data = make_tree(str(tmp_path / "tree"), TREE)
+    torrent = shoal_create(data, str(tmp_path / "t.torrent"), version="v2", piece_size=16 * 1024)
+    start_seed(shoals, str(tmp_path), torrent, data, name="seed", extra=boot)
+    link = magnet(torrent, {"btmh"})
+    out = tmp_path / "out"
+    g = start_get(shoals, str(tmp_path), link, str(out), name="get", wait_listen=False,
+                  extra=boot + ["--json", "--timeout", "30", "--log-level", "info"])
+    assert wait_all([g], 60) == [0], g.describe()
+    assert_same_data(data, str(out / "tree"))
+    assert "metadata lookup done" in g.stderr(), g.stderr()
 
 
 def test_magnet_bad_links(tmp_path, shoals):
