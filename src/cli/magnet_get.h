@@ -1,7 +1,7 @@
 /*
  * magnet_get.h — the first half of `shoal get 'magnet:?...'`: find the
  * torrent's info dictionary among the peers (--peer, the link's x.pe, and
- * those the trackers — tr= and -t — name),
+ * those the trackers — tr= and -t — and the DHT name),
  * verify it against the link's hashes, and turn it into a metainfo whose
  * trackers are the link's tr=. The download itself is the ordinary one.
  *
