@@ -47,6 +47,13 @@ typedef enum sh_peer_source {
 
 typedef struct sh_swarm_config {
     const sh_metainfo *mi;      /* borrowed: must outlive the swarm */
+    sh_metainfo *mi_layers;     /* magnet downloads of v2 and hybrid torrents: the same object
+                                   as mi, writable. The piece layers it lacks are fetched from
+                                   peers (BEP 52 hash requests, checked against each file's
+                                   pieces root) and installed with sh_metainfo_set_layer, never
+                                   while a piece of that file is being verified; a v2-only
+                                   file's pieces are requested only once its layer is in.
+                                   NULL: mi is never written */
     const sh_bitfield *have;    /* pieces verified before start (copied); NULL: none */
     uint8_t peer_id[20];
     uint16_t listen_port;       /* advertised as "p" in the extension handshake; 0: none */

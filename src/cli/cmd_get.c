@@ -7,8 +7,11 @@
  * download that stalls fails loudly (--timeout) rather than hanging.
  */
 #include "cli/cli.h"
+#include "cli/magnet_get.h"
 #include "cli/peer_session.h"
 #include "cli/peeropts.h"
+
+#include <shoal/magnet.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,11 +25,17 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: shoal get [-o DIR] [-l ADDR:PORT] [--peer ADDR:PORT]... [options] TORRENT\n"
+               "       shoal get [options] 'magnet:?xt=urn:btih:...'\n"
                "\n"
                "Download what TORRENT describes into DIR, verifying every piece. Data lands\n"
                "in DIR/<name>.part and is renamed to DIR/<name> once complete; an interrupted\n"
                "download resumes when the same command is run again. Prints \"listening on\n"
                "ADDR:PORT\" on stdout once started.\n"
+               "\n"
+               "TORRENT may be a magnet link (xt=urn:btih: and/or urn:btmh:, tr=, x.pe=):\n"
+               "the metadata is first fetched from the peers that --peer, x.pe=, the\n"
+               "trackers (tr=, -t) and the DHT (--dht-bootstrap) name, and checked\n"
+               "against the link's hashes (\"fetching metadata\" on stderr).\n"
                "\n"
                "options:\n"
                "  -o, --output DIR           where to put the download (default: .; created\n"
@@ -77,12 +86,38 @@ static int check_out_dir(const char *dir)
     return 0;
 }
 
+/* TORRENT is a magnet link: fetch the metadata, then download as usual from
+ * the peers that had it (and every address we were given). */
+static int get_magnet(const peer_opts *o)
+{
+    int rc;
+    if ((rc = check_out_dir(o->out_dir))) return rc;
+    if ((rc = peer_check_listen(CMD, &o->listen))) return rc;
+    sh_metainfo *mi = NULL;
+    sh_addr *peers = NULL;
+    size_t npeers = 0;
+    peer_opts run = *o; /* the fetch may pick the listen port */
+    rc = magnet_get_metadata(&run, &mi, &peers, &npeers);
+    if (rc == EXIT_OK) {
+        run.peers = peers;
+        run.num_peers = npeers;
+        rc = peer_session_run_magnet(&run, mi);
+    }
+    free(peers);
+    sh_metainfo_free(mi);
+    return rc;
+}
+
 int cmd_get(int argc, char **argv)
 {
     peer_opts o;
     int rc = peer_opts_parse(argc, argv, true, usage, &o);
     if (rc >= 0) return rc;
     sh_metainfo *mi = NULL;
+    if (sh_magnet_is_link(o.torrent)) {
+        rc = get_magnet(&o);
+        goto out;
+    }
     if ((rc = peer_load_torrent(CMD, o.torrent, &mi))) goto out;
     if ((rc = check_out_dir(o.out_dir))) goto out;
     if ((rc = peer_check_listen(CMD, &o.listen))) goto out;

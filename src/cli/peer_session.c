@@ -35,6 +35,7 @@ typedef enum end_kind {
 typedef struct session {
     const peer_opts *o;
     const sh_metainfo *mi;
+    sh_metainfo *mi_layers; /* magnet: mi, writable */
     sh_loop *loop;
     sh_peerd *pd;
     peer_dht *dht; /* NULL without --dht-bootstrap / --dht-port */
@@ -392,6 +393,7 @@ static int start_driver(session *s, sh_errinfo *ei)
     sh_peerd_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.mi = s->mi;
+    cfg.mi_layers = s->mi_layers;
     cfg.seeding = !o->is_get;
     cfg.data_path = o->path;
     cfg.out_dir = o->out_dir;
@@ -456,12 +458,13 @@ static int run(session *s)
     return -1;
 }
 
-int peer_session_run(const peer_opts *o, const sh_metainfo *mi)
+static int session_run(const peer_opts *o, const sh_metainfo *mi, sh_metainfo *mi_layers)
 {
     session s;
     memset(&s, 0, sizeof s);
     s.o = o;
     s.mi = mi;
+    s.mi_layers = mi_layers;
     s.log = (sh_logger){log_sink, &s, cli_logger.level};
     /* A peer that vanishes mid-sendfile must cost a connection, not the process. */
     signal(SIGPIPE, SIG_IGN);
@@ -484,4 +487,14 @@ int peer_session_run(const peer_opts *o, const sh_metainfo *mi)
     sh_peerd_free(s.pd);
     sh_loop_free(s.loop);
     return code;
+}
+
+int peer_session_run(const peer_opts *o, const sh_metainfo *mi)
+{
+    return session_run(o, mi, NULL);
+}
+
+int peer_session_run_magnet(const peer_opts *o, sh_metainfo *mi)
+{
+    return session_run(o, mi, mi);
 }

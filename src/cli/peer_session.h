@@ -19,5 +19,8 @@
 
 /* Runs until done, failed or interrupted. Returns EXIT_OK, EXIT_FAIL or EXIT_USAGE. */
 int peer_session_run(const peer_opts *o, const sh_metainfo *mi);
+/* The same for a metainfo from a magnet link: the swarm may install the v2
+ * piece layers it fetches into mi (sh_peerd_config.mi_layers). */
+int peer_session_run_magnet(const peer_opts *o, sh_metainfo *mi);
 
 #endif

@@ -94,6 +94,7 @@ int sh_swarm_new(const sh_swarm_config *cfg, sh_time now, sh_swarm **out)
     sh_choker_init(&s->choker);
     sh_bbuf_init(&s->sink);
     int rc = make_picker(s, cfg);
+    if (rc == 0) rc = sw_ext_new(s, cfg);
     if (rc < 0) {
         sh_swarm_free(s);
         return rc;
@@ -117,6 +118,7 @@ void sh_swarm_free(sh_swarm *s)
     sh_bbuf_free(&s->sink);
     sw_conn_free(s);
     sw_hash_free(s);
+    sw_ext_free(s);
     free(s);
 }
 
@@ -213,6 +215,7 @@ void sw_close(sh_swarm *s, sh_peer *p, int reason, bool tell_driver, sh_time now
         else if (p->have.count)
             sh_picker_dec_bits(s->picker, &p->have);
         if (p->peer_interested && !p->am_choking) s->choke_fill = true;
+        sw_ext_closed(s, p, now);
     }
     p->dead = true;
     s->ndead++;
@@ -411,6 +414,7 @@ void sh_swarm_closed(sh_swarm *s, sh_conn_id c, int reason, sh_time now)
 void sh_swarm_verified(sh_swarm *s, uint32_t piece, bool ok, sh_time now)
 {
     sw_verified(s, piece, ok, now);
+    sw_ext_after_verify(s, now);
     finish(s, now);
 }
 

@@ -12,6 +12,8 @@
  */
 #include "swarm_int.h"
 
+#include "dial.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,14 +91,8 @@ void sw_cand_closed(sh_swarm *s, sh_peer *p, sh_time now)
     if (!c) return;
     c->state = SW_CAND_IDLE;
     c->conn = 0;
-    if (p->down + p->up > 0)
-        c->fails = 0;
-    else if (c->fails < 30)
-        c->fails++;
-    uint32_t shift = c->fails > 1 ? c->fails - 1 : 0;
-    sh_time backoff = shift >= 5 ? SW_BACKOFF_MAX : SW_BACKOFF_MIN << shift;
-    if (backoff > SW_BACKOFF_MAX) backoff = SW_BACKOFF_MAX;
-    c->retry_at = now + backoff;
+    c->fails = sh_dial_next_fails(c->fails, p->down + p->up > 0);
+    c->retry_at = now + sh_dial_backoff(c->fails);
     sw_arm(s, c->retry_at);
 }
 

@@ -81,6 +81,9 @@ void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now)
         if (!p->fast || p->allowed.count == 0) return;
         allowed = &p->allowed;
     }
+    const sh_bitfield *pickable = sw_ext_pickable(s); /* v2 pieces whose layer is known */
+    if (pickable && allowed) return; /* allowed-fast picks wait for the layers */
+    if (pickable) allowed = pickable;
     uint32_t depth = peer_depth(p, now);
     if (sh_picker_endgame(s->picker) && depth > SW_ENDGAME_DEPTH) depth = SW_ENDGAME_DEPTH;
     sh_pick picks[64];

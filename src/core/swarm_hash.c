@@ -4,7 +4,7 @@
  * its piece layer upward, so only requests at or above the piece layer can
  * be answered; anything else (lower layers, unknown roots, v1 torrents,
  * oversized or misaligned ranges) gets a hash reject. Received hashes and
- * rejects are ignored until magnet downloads need them.
+ * rejects are the business of swarm_layers.c (magnet downloads).
  */
 #include "swarm_int.h"
 

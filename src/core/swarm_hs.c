@@ -107,6 +107,7 @@ static void establish(sh_swarm *s, sh_peer *p, sh_time now)
     sw_cand_established(s, p);
     if (p->ext) sw_send_ext_handshake(s, p, now);
     send_have_state(s, p, now);
+    sw_ext_established(s, p, now);
 }
 
 int sw_on_handshake(sh_swarm *s, sh_peer *p, const sh_handshake *hs, sh_time now)
@@ -152,6 +153,7 @@ void sw_send_ext_handshake(sh_swarm *s, sh_peer *p, sh_time now)
     h.yourip = p->addr;
     h.yourip.port = 0;
     h.shoal_block = s->max_block > SH_WIRE_BLOCK ? s->max_block : 0;
+    sw_ext_fill_hs(s, &h);
     sh_bbuf pl;
     sh_bbuf_init(&pl);
     sh_ext_hs_encode(&pl, &h);
@@ -206,6 +208,7 @@ int sw_on_ext_handshake(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     if (!first) return 0; /* an update (e.g. upload_only); limits stay as negotiated */
     negotiate_block(s, p);
     link_candidate(s, p); /* (yourip is not trusted to name ourselves: a peer could lie) */
+    sw_ext_on_hs(s, p, now);
     sw_debug(s, "conn %llu: extension handshake: v=\"%s\" reqq=%u block=%u",
              (unsigned long long)p->id, h.client, h.reqq, p->max_req);
     return 0;

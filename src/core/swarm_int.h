@@ -117,6 +117,7 @@ struct sh_swarm {
     uint32_t hash_failures, banned;
 
     sh_mtree **trees; /* per file, built on the first hash request */
+    struct sw_x *x;   /* extended protocols: PEX, metadata, layer fetching (swarm_ext.h) */
 };
 
 /* swarm.c */
@@ -186,5 +187,7 @@ void sw_timer(sh_swarm *s, sh_time now);
 /* swarm_hash.c */
 int sw_on_hash_request(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 void sw_hash_free(sh_swarm *s);
+
+#include "swarm_ext.h"
 
 #endif

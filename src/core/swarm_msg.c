@@ -159,8 +159,11 @@ static int on_ordered(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
         return on_allowed_fast(s, p, m);
     case SH_MSG_HASH_REQUEST:
         return sw_on_hash_request(s, p, m, now);
+    case SH_MSG_HASHES:
+    case SH_MSG_HASH_REJECT:
+        return sw_ext_on_hash_msg(s, p, m, now);
     default:
-        return 0; /* suggest, hashes, hash reject, unknown: ignored */
+        return 0; /* suggest, unknown: ignored */
     }
 }
 
@@ -175,7 +178,7 @@ int sw_on_message(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     case SH_MSG_PORT:
         return 0;
     case SH_MSG_EXTENDED:
-        return m->ext_id == 0 ? sw_on_ext_handshake(s, p, m, now) : 0;
+        return m->ext_id == 0 ? sw_on_ext_handshake(s, p, m, now) : sw_ext_on_message(s, p, m, now);
     case SH_MSG_BITFIELD:
         return on_bitfield(s, p, m, now);
     case SH_MSG_HAVE_ALL:

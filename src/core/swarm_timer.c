@@ -54,4 +54,5 @@ void sw_timer(sh_swarm *s, sh_time now)
     sw_arm(s, s->choke_next);
     sw_dial(s, now);
     sw_arm(s, sw_dial_deadline(s, now));
+    sw_ext_timer(s, now);
 }

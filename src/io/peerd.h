@@ -25,6 +25,9 @@
 
 typedef struct sh_peerd_config {
     const sh_metainfo *mi;       /* borrowed */
+    sh_metainfo *mi_layers;      /* from a magnet link: mi itself, writable, so the swarm can
+                                    install the v2 piece layers it fetches (sh_swarm_config);
+                                    NULL: mi is never written */
     bool seeding;                /* true: serve data_path; false: download into out_dir */
     const char *data_path;       /* seeding: the file or directory the torrent describes */
     const char *out_dir;         /* downloading: where <name> appears */

@@ -46,6 +46,7 @@ static int create_swarm(sh_peerd *p)
 {
     sh_swarm_config sc = {0};
     sc.mi = p->cfg.mi;
+    sc.mi_layers = p->cfg.mi_layers;
     sc.have = &p->checked_ok;
     memcpy(sc.peer_id, p->peer_id, 20);
     sc.listen_port = p->listen.port;

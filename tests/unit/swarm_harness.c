@@ -125,6 +125,7 @@ struct hn_node {
     uint32_t idx;
     sh_addr addr;
     sh_swarm *sw;
+    const sh_metainfo *mi; /* what it verifies with */
     uint8_t *mem;
     bool corrupt;
     uint64_t up_bps;
@@ -135,6 +136,7 @@ struct hn_node {
     sh_time timer_at;
     bool complete;
     sh_time complete_at;
+    bool leave, gone;
     uint32_t vfail;
     uint32_t closes[32];  /* by -reason */
     sh_time connects[64]; /* times of the first SH_ACT_CONNECTs */
@@ -292,6 +294,7 @@ hn_node *hn_node_add(hn_net *n, const hn_node_opts *o)
     x->corrupt = o->corrupt;
     x->up_bps = o->up_bps ? o->up_bps : HN_DEFAULT_BPS;
     x->verify_delay = o->verify_delay;
+    x->leave = o->leave_when_complete;
     x->timer_at = SH_TIME_NEVER;
     x->next_port = 40000;
     x->mem = calloc(1, n->t->size);
@@ -302,7 +305,9 @@ hn_node *hn_node_add(hn_net *n, const hn_node_opts *o)
         sh_bitfield_set_all(&have);
     }
     sh_swarm_config cfg = o->cfg;
-    cfg.mi = n->t->mi;
+    cfg.mi = o->mi ? o->mi : n->t->mi;
+    cfg.mi_layers = o->mi;
+    x->mi = cfg.mi;
     cfg.have = &have;
     memcpy(cfg.peer_id, "-SH0001-", 8);
     for (int i = 8; i < 20; i++)
@@ -419,7 +424,7 @@ static void act_close(hn_net *n, hn_node *x, const sh_action *a)
 
 static void act_verify(hn_net *n, hn_node *x, const sh_action *a)
 {
-    const sh_metainfo *mi = n->t->mi;
+    const sh_metainfo *mi = x->mi;
     int rc = sh_piece_verify(mi, a->piece, a->data, a->len);
     if (rc == 0)
         memcpy(x->mem + (uint64_t)a->piece * mi->piece_length, a->data, a->len);
@@ -446,9 +451,37 @@ static void schedule_timer(hn_net *n, hn_node *x)
     ev_push(n, (hn_ev){.t = d, .type = EV_TIMER, .node = x});
 }
 
+/* The node's process exits: every far side sees its connection close. */
+static void leave(hn_net *n, hn_node *x)
+{
+    x->gone = true;
+    for (size_t c = 0; c < x->nends; c++) {
+        hn_end *e = &x->ends[c];
+        if (!e->open) continue;
+        e->open = false;
+        if (e->raw) {
+            e->raw->closed = true;
+            e->raw->reason = SH_ECLOSED;
+        } else if (e->peer) {
+            sh_time t = n->now + HN_LATENCY;
+            if (e->last_arrival >= t) t = e->last_arrival + 1;
+            ev_push(n, (hn_ev){.t = t,
+                               .type = EV_CLOSED,
+                               .node = e->peer,
+                               .conn = e->peer_conn,
+                               .reason = SH_ECLOSED});
+        }
+    }
+}
+
 static void drain(hn_net *n, hn_node *x)
 {
     sh_action a;
+    if (x->gone) {
+        while (sh_swarm_next_action(x->sw, &a)) {
+        }
+        return;
+    }
     while (sh_swarm_next_action(x->sw, &a)) {
         trace(n, x, &a);
         switch (a.type) {
@@ -479,6 +512,10 @@ static void drain(hn_net *n, hn_node *x)
             fail_msg("unknown action %d", a.type);
         }
     }
+    if (x->complete && x->leave) {
+        leave(n, x);
+        return;
+    }
     schedule_timer(n, x);
 }
 
@@ -501,6 +538,7 @@ static void ev_connect(hn_net *n, hn_ev *e)
     hn_node *x = e->node;
     if (!end_of(x, e->conn)->open) return;
     hn_node *y = node_by_addr(n, &e->addr);
+    if (y && y->gone) y = NULL; /* nobody listens there any more */
     sh_addr src = x->addr;
     src.port = x->next_port++;
     sh_conn_id cy = y ? sh_swarm_accept(y->sw, &src, n->now) : 0;
@@ -646,7 +684,7 @@ static void ev_closed(hn_net *n, hn_ev *e)
 static void ev_timer(hn_net *n, hn_ev *e)
 {
     hn_node *x = e->node;
-    if (e->t != x->timer_at) return; /* superseded */
+    if (e->t != x->timer_at || x->gone) return; /* superseded, or exited */
     x->timer_at = SH_TIME_NEVER;
     if (n->now >= sh_swarm_next_deadline(x->sw)) {
         sh_swarm_on_timer(x->sw, n->now);
@@ -675,6 +713,7 @@ static void dispatch(hn_net *n, hn_ev *e)
         ev_closed(n, e);
         break;
     case EV_VERIFIED:
+        if (e->node->gone) break;
         sh_swarm_verified(e->node->sw, (uint32_t)e->conn, e->reason == 0, n->now);
         drain(n, e->node);
         break;
@@ -712,6 +751,11 @@ bool hn_all_complete(hn_net *n, void *ud)
 bool hn_complete(const hn_node *x)
 {
     return x->complete;
+}
+
+bool hn_gone(const hn_node *x)
+{
+    return x->gone;
 }
 
 sh_time hn_complete_at(const hn_node *x)

@@ -50,7 +50,13 @@ typedef struct hn_node_opts {
     bool corrupt;        /* serves every block with its bytes inverted */
     uint64_t up_bps;     /* uplink bytes/s; 0: the network default */
     sh_time verify_delay; /* hashing latency: the verify result arrives this much later */
+    bool leave_when_complete; /* once complete, close every connection and stop listening,
+                                 as a "shoal get" that does not seed exits */
     sh_swarm_config cfg; /* tunables; mi, have, peer_id, rng_seed are set by the harness */
+    sh_metainfo *mi;     /* this node's own view of the torrent (e.g. from
+                            sh_metainfo_parse_info, without piece layers): passed as
+                            cfg.mi and cfg.mi_layers and used to verify its pieces;
+                            NULL: the network's torrent */
 } hn_node_opts;
 
 #define HN_DEFAULT_BPS (4u << 20)
@@ -79,6 +85,7 @@ void hn_run_for(hn_net *n, sh_time dt);
 bool hn_all_complete(hn_net *n, void *ud);
 
 bool hn_complete(const hn_node *x); /* SH_ACT_COMPLETE seen */
+bool hn_gone(const hn_node *x);     /* left after completing (leave_when_complete) */
 sh_time hn_complete_at(const hn_node *x);
 bool hn_content_ok(const hn_node *x); /* memory equals the torrent's piece space */
 uint32_t hn_verify_failures(const hn_node *x);

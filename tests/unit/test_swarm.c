@@ -173,9 +173,7 @@ static void test_leecher_relays(void **st)
     assert_true(st2.pieces_have > 0); /* it got pieces from a peer that was not complete */
     assert_true(hn_run(n, hn_all_complete, NULL, hn_now(n) + SH_SEC(60)));
     assert_true(hn_content_ok(l2));
-    hn_tap tp;
-    hn_tap_get(s, l2, &tp);
-    assert_int_equal(tp.bytes, 0); /* never talked to the seed */
+    hn_tap tp; /* (l2 may meet the seed later: l1 tells it by peer exchange) */
     hn_tap_get(l2, l1, &tp);
     assert_true(tp.msgs[SH_MSG_PIECE] > 0);
     hn_net_free(n);
