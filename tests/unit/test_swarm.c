@@ -108,13 +108,14 @@ static void test_slow_hashing_keeps_pipeline_full(void **st)
 
 /* ---- many peers ---- */
 
-static void test_six_leechers_trade(void **st)
+/* One seed, six leechers that all know each other; returns the bytes the
+ * leechers received twice (endgame duplicates). */
+static uint64_t six_leechers_trade(uint64_t seed)
 {
-    (void)st;
     static const uint64_t f[] = {2 * MIB};
     hn_torrent t;
     make(&t, SH_META_HYBRID, 32 * KIB, f, 1);
-    hn_net *n = hn_net_new(&t, 11);
+    hn_net *n = hn_net_new(&t, seed);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
     hn_node *l[6];
     for (int i = 0; i < 6; i++)
@@ -140,13 +141,26 @@ static void test_six_leechers_trade(void **st)
     /* the seed sent far less than six copies: the leechers fed each other */
     assert_true(ss.payload_up < 6 * t.size);
     assert_true(traded > 2 * t.size);
-    /* duplicates only in the true endgame and only from peers about to run dry:
-     * what was in flight when the cancels went out, not copies of the file
-     * (per-peer endgame wasted 20% here; 2 MiB is small, so the fixed endgame
-     * cost is a large share: with 16 MiB it is under 2%) */
-    assert_true(wasted < 6 * t.size / 10);
+    /* no single run is wildly wasteful */
+    assert_true(wasted < 6 * t.size / 5);
     hn_net_free(n);
     hn_torrent_free(&t);
+    return wasted;
+}
+
+static void test_six_leechers_trade(void **st)
+{
+    (void)st;
+    /* Duplicates only in the true endgame and only from peers about to run
+     * dry: what was in flight when the cancels went out, not copies of the
+     * file. 2 MiB is small, so the fixed endgame cost is a large share
+     * (5-10% across seeds; per-peer endgame wasted 20%; with 16 MiB it is
+     * under 2%). Timing shifts move one run's figure, so judge the mean. */
+    static const uint64_t seeds[] = {1, 2, 3, 5, 11};
+    uint64_t wasted = 0;
+    for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++)
+        wasted += six_leechers_trade(seeds[i]);
+    assert_true(wasted / (sizeof seeds / sizeof *seeds) < 6 * 2 * MIB / 10);
 }
 
 static bool node0_complete(hn_net *n, void *ud)
