@@ -67,6 +67,10 @@ typedef struct sh_swarm_config {
     uint32_t max_partial;       /* pieces being assembled at once; 0 → max(8, 64 MiB / piece) */
     uint64_t rng_seed;
     sh_logger log;
+    bool no_super_seed;         /* a swarm created complete advertises pieces to shoal peers
+                                   a few at a time, each to the fewest peers first
+                                   (super-seeding, docs/scheduling.md); true: the full
+                                   bitfield to everyone */
     bool virtual_payload;       /* simulator only: piece messages we receive carry no block
                                    bytes in the stream (sh_wire_limits.virtual_payload), so
                                    every peer must be virtual too; blocks are not copied and

@@ -41,6 +41,7 @@ typedef struct sh_inreq {
 
 #define SH_PEER_LATE_MAX 1024u /* cancelled / timed-out requests remembered */
 #define SH_PEER_LATE_TTL SH_SEC(60)
+#define SH_PEER_ADV_MAX 64u /* super-seeding: pieces advertised and not yet had */
 
 typedef struct sh_peer {
     sh_conn_id id;
@@ -86,6 +87,13 @@ typedef struct sh_peer {
     sh_inreq *inq;
     uint32_t inq_head, ninq, capinq;
     uint32_t invalid; /* requests for pieces we lack */
+
+    /* super-seeding (swarm_super.c) */
+    bool held_bits;      /* our bitfield waits for its extension handshake */
+    bool super;          /* we advertise pieces to it one by one */
+    sh_time held_until;
+    uint32_t nadv;
+    uint32_t adv[SH_PEER_ADV_MAX];
 
     sh_time hs_deadline, last_recv, last_send;
     sh_rate down_rate, up_rate;

@@ -95,6 +95,7 @@ int sh_swarm_new(const sh_swarm_config *cfg, sh_time now, sh_swarm **out)
     sh_bbuf_init(&s->sink);
     int rc = make_picker(s, cfg);
     if (rc == 0) rc = sw_ext_new(s, cfg);
+    if (rc == 0) sw_super_init(s, cfg);
     if (rc < 0) {
         sh_swarm_free(s);
         return rc;
@@ -119,6 +120,7 @@ void sh_swarm_free(sh_swarm *s)
     sw_conn_free(s);
     sw_hash_free(s);
     sw_ext_free(s);
+    sw_super_free(s);
     free(s);
 }
 
@@ -216,6 +218,7 @@ void sw_close(sh_swarm *s, sh_peer *p, int reason, bool tell_driver, sh_time now
             sh_picker_dec_bits(s->picker, &p->have);
         if (p->peer_interested && !p->am_choking) s->choke_fill = true;
         sw_ext_closed(s, p, now);
+        sw_super_release(s, p);
     }
     p->dead = true;
     s->ndead++;

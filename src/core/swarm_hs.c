@@ -77,7 +77,7 @@ static void send_handshake(sh_swarm *s, sh_peer *p, sh_time now)
     sw_out_done(s, p, mark, now);
 }
 
-static void send_have_state(sh_swarm *s, sh_peer *p, sh_time now)
+void sw_send_have_state(sh_swarm *s, sh_peer *p, sh_time now)
 {
     uint32_t have = sh_picker_num_have(s->picker);
     if (p->fast && sw_complete(s)) {
@@ -106,7 +106,13 @@ static void establish(sh_swarm *s, sh_peer *p, sh_time now)
             sh_addr_format(&p->addr, a, sizeof a), sh_hex(p->peer_id, 20, id), p->fast, p->ext);
     sw_cand_established(s, p);
     if (p->ext) sw_send_ext_handshake(s, p, now);
-    send_have_state(s, p, now);
+    if (sw_super_hold(s, p)) { /* shoal or not: its extension handshake tells */
+        p->held_bits = true;
+        p->held_until = now + SW_SUPER_WAIT;
+        sw_arm(s, p->held_until);
+    } else {
+        sw_send_have_state(s, p, now);
+    }
     sw_ext_established(s, p, now);
 }
 
@@ -207,6 +213,7 @@ int sw_on_ext_handshake(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     p->got_ext_hs = true;
     if (!first) return 0; /* an update (e.g. upload_only); limits stay as negotiated */
     negotiate_block(s, p);
+    sw_super_release_bits(s, p, h.shoal_block != 0, now); /* before anything else we send */
     link_candidate(s, p); /* (yourip is not trusted to name ourselves: a peer could lie) */
     sw_ext_on_hs(s, p, now);
     sw_debug(s, "conn %llu: extension handshake: v=\"%s\" reqq=%u block=%u",

@@ -7,7 +7,8 @@
  * messages), swarm_down.c (our requests: depth, endgame, snubs),
  * swarm_up.c (their requests, choking), swarm_piece.c (assembly, verify
  * results, bans, completion), swarm_conn.c (candidates, dialing, IPs),
- * swarm_timer.c (timeouts and deadlines), swarm_hash.c (BEP 52 answers).
+ * swarm_timer.c (timeouts and deadlines), swarm_hash.c (BEP 52 answers),
+ * swarm_super.c (origin super-seeding).
  */
 #ifndef SHOAL_SWARM_INT_H
 #define SHOAL_SWARM_INT_H
@@ -45,6 +46,11 @@
 #define SW_QUEUE_SECONDS 2.0
 #define SW_SERVE_AHEAD (256u * 1024u) /* block bytes moved into an output queue at once */
 #define SW_MAX_HASHES 512u            /* BEP 52 hash request length we answer */
+
+/* Super-seeding (swarm_super.c). */
+#define SW_SUPER_AHEAD_BYTES (4ull << 20) /* advertised, not yet had, per unchoked peer */
+#define SW_SUPER_MAX SH_PEER_ADV_MAX
+#define SW_SUPER_WAIT SH_SEC(2) /* longest we hold a bitfield for the extension handshake */
 
 /* Dialing. */
 #define SW_BACKOFF_MIN SH_SEC(10)
@@ -118,6 +124,9 @@ struct sh_swarm {
 
     sh_mtree **trees; /* per file, built on the first hash request */
     struct sw_x *x;   /* extended protocols: PEX, metadata, layer fetching (swarm_ext.h) */
+
+    uint32_t *adv_count;  /* super-seeding: per piece, peers it was advertised to; NULL: off */
+    uint32_t super_ahead; /* advertised pieces an unchoked peer holds */
 };
 
 /* swarm.c */
@@ -143,6 +152,16 @@ void sw_connected(sh_swarm *s, sh_peer *p, sh_time now);
 int sw_on_handshake(sh_swarm *s, sh_peer *p, const sh_handshake *hs, sh_time now);
 int sw_on_ext_handshake(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 void sw_send_ext_handshake(sh_swarm *s, sh_peer *p, sh_time now);
+void sw_send_have_state(sh_swarm *s, sh_peer *p, sh_time now);
+
+/* swarm_super.c */
+void sw_super_init(sh_swarm *s, const sh_swarm_config *cfg);
+void sw_super_free(sh_swarm *s);
+bool sw_super_hold(const sh_swarm *s, const sh_peer *p);
+void sw_super_release_bits(sh_swarm *s, sh_peer *p, bool shoal, sh_time now);
+void sw_super_top_up(sh_swarm *s, sh_peer *p, sh_time now);
+void sw_super_on_have(sh_swarm *s, sh_peer *p, uint32_t piece, sh_time now);
+void sw_super_release(sh_swarm *s, sh_peer *p);
 
 /* swarm_msg.c */
 int sw_on_message(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);

@@ -91,6 +91,7 @@ static int on_have(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     if (m->piece >= s->mi->num_pieces) return violation(s, p, now, "have index out of range");
     if (p->seed || sh_bitfield_get(&p->have, m->piece)) return 0;
     sh_bitfield_set(&p->have, m->piece);
+    sw_super_on_have(s, p, m->piece, now);
     if (sh_bitfield_full(&p->have)) {
         sh_bitfield_clear(&p->have, m->piece);
         become_seed(s, p);
@@ -173,6 +174,8 @@ int sw_on_message(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     if (SH_LOG_ON(&s->log, SH_LOG_TRACE))
         sh_log(&s->log, SH_LOG_TRACE, SW_LOG, "conn %llu: <- %s", (unsigned long long)p->id,
                sh_msg_name(m->id));
+    if (p->held_bits && !(m->id == SH_MSG_EXTENDED && m->ext_id == 0))
+        sw_super_release_bits(s, p, false, now); /* no extension handshake first: not shoal */
     switch (m->id) {
     case SH_MSG_KEEPALIVE:
     case SH_MSG_PORT:

@@ -17,6 +17,7 @@ static sh_time peer_deadline(const sh_peer *p)
 {
     if (p->state != SH_PEER_ACTIVE) return p->hs_deadline;
     sh_time t = min_t(p->last_send + SW_KEEPALIVE, p->last_recv + SW_IDLE_TIMEOUT);
+    if (p->held_bits) t = min_t(t, p->held_until);
     if (p->nreqs) {
         t = min_t(t, p->req_clock + SW_SNUB_TIMEOUT);
         t = min_t(t, p->reqs[0].at + SW_REQ_TIMEOUT);
@@ -34,6 +35,7 @@ static void peer_timer(sh_swarm *s, sh_peer *p, sh_time now)
         sw_close(s, p, SH_ETIMEOUT, true, now, "nothing received for 120 s");
         return;
     }
+    if (p->held_bits && now >= p->held_until) sw_super_release_bits(s, p, false, now);
     if (now - p->last_send >= SW_KEEPALIVE) sw_send_simple(s, p, SH_MSG_KEEPALIVE, now);
     sw_check_requests(s, p, now);
 }

@@ -91,7 +91,10 @@ static void set_choke(sh_swarm *s, sh_peer *p, bool choke, sh_time now)
     if (choke == p->am_choking) return;
     p->am_choking = choke;
     sw_send_simple(s, p, choke ? SH_MSG_CHOKE : SH_MSG_UNCHOKE, now);
-    if (!choke) return;
+    if (!choke) {
+        sw_super_top_up(s, p, now);
+        return;
+    }
     p->last_served = now;
     while (p->ninq) { /* not started: fast peers get a reject for each */
         const sh_inreq *r = sh_peer_inq_front(p);
