@@ -13,6 +13,14 @@
  * peers served least recently (round-robin spreads a seed's upload). Peers
  * that are not interested are choked.
  *
+ * Cooperative peers (shoal peers of one fleet: nobody needs an incentive to
+ * upload) rank ahead of the others and among themselves by need: the peer
+ * lacking the most of what we have first, then the one served least
+ * recently, so a seed's and a leecher's upload both go where it widens the
+ * fleet's set of pieces most, and a peer that uploads little to us (a late
+ * joiner, one on a slow link) is not starved as tit-for-tat would starve
+ * it. The caller sizes `slots` (swarm_up.c).
+ *
  * A FILL run (on interest changes between periodic runs) never chokes an
  * interested unchoked peer: it only releases slots of peers that lost
  * interest and hands free slots out, so interest flapping cannot churn
@@ -33,6 +41,8 @@ typedef struct sh_choke_peer {
     bool unchoked;       /* it holds a slot now */
     double down_rate;    /* bytes/s we receive from it */
     sh_time last_served; /* when it last held a slot (now if it holds one); 0: never */
+    bool coop;           /* a cooperative (fleet) peer: ranked by need */
+    uint32_t need;       /* pieces we have that it lacks */
     bool unchoke;        /* output */
 } sh_choke_peer;
 

@@ -255,6 +255,10 @@ static void finish(sh_swarm *s, sh_time now)
         for (size_t i = 0; i < s->npeers; i++)
             if (s->peers[i]->snubbed) sw_fill_requests(s, s->peers[i], now);
     }
+    if (s->super_pump) {
+        s->super_pump = false;
+        sw_super_pump(s, now);
+    }
     if (s->choke_fill) {
         s->choke_fill = false;
         sw_run_choker(s, SH_CHOKE_FILL, now);
