@@ -105,20 +105,6 @@ bool sw_coop(const sh_peer *p)
     return p->got_ext_hs && p->ext_hs.shoal_block != 0;
 }
 
-/* Pieces we have that p lacks. */
-static uint32_t need_of(const sh_swarm *s, const sh_peer *p)
-{
-    const sh_bitfield *ours = sh_picker_have_bits(s->picker);
-    if (p->seed) return 0;
-    if (sw_complete(s)) return ours->nbits - p->have.count;
-    if (p->have.nbits != ours->nbits) return 0;
-    uint32_t n = 0;
-    size_t bytes = sh_bitfield_bytes(ours->nbits);
-    for (size_t i = 0; i < bytes; i++)
-        n += (uint32_t)__builtin_popcount((unsigned)(ours->bits[i] & (uint8_t)~p->have.bits[i]));
-    return n;
-}
-
 /*
  * Slots: upload_slots, also inside a fleet. Unchoking every interested
  * cooperative peer was tried: a peer's upload then trickles to fifty peers
@@ -146,7 +132,6 @@ void sw_run_choker(sh_swarm *s, sh_choke_mode mode, sh_time now)
         cp[k].down_rate = sh_rate_get(&p->down_rate, now);
         cp[k].last_served = p->am_choking ? p->last_served : now;
         cp[k].coop = sw_coop(p);
-        cp[k].need = cp[k].coop && p->peer_interested ? need_of(s, p) : 0;
         k++;
     }
     sh_choker_run(&s->choker, cp, n, s->upload_slots, sw_complete(s), mode, &s->rng, now);
