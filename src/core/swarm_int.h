@@ -48,9 +48,10 @@
 #define SW_MAX_HASHES 512u            /* BEP 52 hash request length we answer */
 
 /* Super-seeding (swarm_super.c). */
-#define SW_SUPER_AHEAD_BYTES (4ull << 20) /* one peer's batch of advertised pieces */
+#define SW_SUPER_AHEAD_BYTES (1ull << 20) /* one peer's batch of advertised pieces */
 #define SW_SUPER_FEED 4u                   /* peers fed at once */
-#define SW_SUPER_MAX SH_PEER_ADV_MAX
+#define SW_SUPER_TURN SH_SEC(30)           /* longest turn of a fed peer */
+#define SW_SUPER_MAX 16u
 #define SW_SUPER_WAIT SH_SEC(2) /* longest we hold a bitfield for the extension handshake */
 
 /* Dialing. */
@@ -164,6 +165,8 @@ bool sw_super_hold(const sh_swarm *s, const sh_peer *p);
 void sw_super_release_bits(sh_swarm *s, sh_peer *p, bool shoal, sh_time now);
 void sw_super_top_up(sh_swarm *s, sh_peer *p, sh_time now);
 void sw_super_pump(sh_swarm *s, sh_time now);
+void sw_super_on_bits(sh_swarm *s, sh_peer *p, sh_time now);
+void sw_super_timer(sh_swarm *s, sh_peer *p, sh_time now);
 void sw_super_on_have(sh_swarm *s, sh_peer *p, uint32_t piece, sh_time now);
 void sw_super_release(sh_swarm *s, sh_peer *p);
 

@@ -65,6 +65,7 @@ static int on_bitfield(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     } else if (p->have.count) {
         sh_picker_inc_bits(s->picker, &p->have);
     }
+    sw_super_on_bits(s, p, now);
     if (close_if_both_seeds(s, p, now)) return 0;
     sw_update_interest(s, p, now);
     return 0;
@@ -75,6 +76,7 @@ static int on_have_all(sh_swarm *s, sh_peer *p, sh_time now)
     if (!p->fast) return violation(s, p, now, "have_all without the fast extension");
     if (bits_window(s, p, now) < 0) return SH_EPROTO;
     become_seed(s, p);
+    sw_super_on_bits(s, p, now);
     if (close_if_both_seeds(s, p, now)) return 0;
     sw_update_interest(s, p, now);
     return 0;

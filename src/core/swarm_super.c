@@ -161,6 +161,37 @@ void sw_super_on_have(sh_swarm *s, sh_peer *p, uint32_t piece, sh_time now)
     }
 }
 
+/* The peer's bitfield (or have_all) arrived: what it holds needs no
+ * advertisement. Without this a peer resuming a partial download, whose
+ * bitfield follows its extension handshake, would hold a batch of pieces
+ * it never reports, and its turn would never end. */
+void sw_super_on_bits(sh_swarm *s, sh_peer *p, sh_time now)
+{
+    if (!p->super) return;
+    for (uint32_t j = 0; j < p->nadv;) {
+        if (p->seed || sh_bitfield_get(&p->have, p->adv[j]))
+            p->adv[j] = p->adv[--p->nadv];
+        else
+            j++;
+    }
+    if (!p->feed) return;
+    sw_super_top_up(s, p, now);
+    if (p->nadv == 0) {
+        stop_feeding(s, p);
+        s->super_pump = true;
+    }
+}
+
+/* A turn lasts at most SW_SUPER_TURN: a fed peer that stalls (or never
+ * requests its pieces) must not hold a feeding place for ever. Its pending
+ * advertisements stay valid. */
+void sw_super_timer(sh_swarm *s, sh_peer *p, sh_time now)
+{
+    if (!p->feed || now < p->fed_at + SW_SUPER_TURN) return;
+    stop_feeding(s, p);
+    s->super_pump = true;
+}
+
 /* Sends what the held bitfield was waiting for: to a shoal peer nothing but
  * have_none (advertisements follow when its turn comes), to any other the
  * usual state. */
