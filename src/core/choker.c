@@ -17,6 +17,7 @@ void sh_choker_init(sh_choker *c)
 static bool better(const sh_choke_peer *a, const sh_choke_peer *b, bool seeding)
 {
     if (a->coop != b->coop) return a->coop;
+    if (a->coop && a->unchoked != b->unchoked) return a->unchoked; /* sticky: see choker.h */
     if (a->coop || seeding) {
         if (a->last_served != b->last_served) return a->last_served < b->last_served;
     } else if (a->down_rate != b->down_rate) {

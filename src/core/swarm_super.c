@@ -55,25 +55,38 @@ bool sw_super_hold(const sh_swarm *s, const sh_peer *p)
     return s->adv_count && p->ext && sw_complete(s);
 }
 
-/* The piece p lacks and was not told about: advertised to the fewest peers,
- * then held by the fewest of our peers (ties from a random start). */
+/* Ordering key of a piece for the next advertisement, smaller first: times
+ * advertised; then, among pieces advertised as often, one that reached
+ * some peer of ours before one still on its way to its first holder (a
+ * second copy of that would duplicate what the origin is already sending);
+ * then the fewest holders among our peers. */
+static uint64_t piece_key(const sh_swarm *s, uint32_t i)
+{
+    uint64_t av = sh_picker_availability(s->picker, i);
+    if (av > 0xffffffu) av = 0xffffffu;
+    uint64_t pending = s->adv_count[i] > 0 && av == 0;
+    return ((uint64_t)s->adv_count[i] << 32) | (pending << 31) | av;
+}
+
+/* The piece p lacks and was not told about with the smallest key (ties
+ * from a random start). */
 static uint32_t choose(sh_swarm *s, const sh_peer *p)
 {
-    uint32_t n = s->mi->num_pieces, best = UINT32_MAX, best_av = 0;
+    uint32_t n = s->mi->num_pieces, best = UINT32_MAX;
+    uint64_t best_key = UINT64_MAX;
     uint32_t start = (uint32_t)sh_rng_below(&s->rng, n);
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = start + k < n ? start + k : start + k - n;
         if (sh_bitfield_get(&p->have, i)) continue;
-        if (best != UINT32_MAX && s->adv_count[i] > s->adv_count[best]) continue;
-        uint32_t av = sh_picker_availability(s->picker, i);
-        if (best != UINT32_MAX && s->adv_count[i] == s->adv_count[best] && av >= best_av) continue;
+        uint64_t key = piece_key(s, i);
+        if (key >= best_key) continue;
         bool told = false;
         for (uint32_t j = 0; j < p->nadv && !told; j++)
             told = p->adv[j] == i;
         if (told) continue;
         best = i;
-        best_av = av;
-        if (s->adv_count[i] == 0 && av == 0) break;
+        best_key = key;
+        if (key == 0) break;
     }
     return best;
 }

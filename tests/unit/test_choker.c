@@ -82,13 +82,20 @@ static void test_coop_round_robin(void **st)
     assert_true(p[3].unchoke); /* served 50 s ago */
     assert_true(p[4].unchoke); /* 20 s ago */
     assert_false(p[1].unchoke && p[0].unchoke);
-    /* next round: the two that just had slots go to the back */
+    /* a full run keeps them (sticky: a slot moves when its peer loses
+     * interest, so running requests are not voided every 10 s) */
     apply(p, 6, T0);
     sh_choker_run(&c, p, 6, 3, false, SH_CHOKE_FULL, &r, T0 + SH_CHOKER_INTERVAL);
-    assert_true(p[2].unchoke);
-    assert_true(p[5].unchoke);
+    assert_true(p[3].unchoke);
+    assert_true(p[4].unchoke);
+    /* p[3] has all our pieces: its slot goes to another fleet peer */
+    apply(p, 6, T0 + SH_CHOKER_INTERVAL);
+    p[3].interested = false;
+    sh_choker_run(&c, p, 6, 3, false, SH_CHOKE_FILL, &r, T0 + SH_CHOKER_INTERVAL + 1);
     assert_false(p[3].unchoke);
-    assert_false(p[4].unchoke);
+    assert_true(p[4].unchoke);
+    assert_int_equal(count(p, 6), 3);
+    assert_true(p[2].unchoke || p[5].unchoke);
 }
 
 static void test_downloading_reciprocates(void **st)

@@ -134,8 +134,10 @@ static void test_super_seed_each_piece_once(void **st)
     assert_int_equal(fed, 4);
     for (int p = 0; p < 16; p++)
         assert_int_equal(count[p], 1); /* every piece once, none twice */
-    /* a fed peer reports its batch: the idle one's turn, with pieces the
-     * reporter does not hold (the rarest among our peers) */
+    /* a fed peer reports its batch: the idle one's turn. Every piece has been
+     * advertised once; the second copies go to pieces that reached a peer
+     * (the reporter's), not to the twelve still on their way to their first
+     * holder (a copy of those would duplicate what the origin is sending) */
     int done = idle == 0 ? 1 : 0;
     send_haves(r[done], &g[done]);
     hn_run_for(n, SH_MS(50));
@@ -143,9 +145,12 @@ static void test_super_seed_each_piece_once(void **st)
     memset(&later, 0, sizeof later);
     drain(r[idle], &later);
     assert_int_equal(later.haves, 4);
-    for (uint32_t k = 0; k < 4; k++)
+    for (uint32_t k = 0; k < 4; k++) {
+        bool delivered = false;
         for (uint32_t j = 0; j < 4; j++)
-            assert_int_not_equal(later.have[k], g[done].have[j]);
+            delivered |= later.have[k] == g[done].have[j];
+        assert_true(delivered);
+    }
     /* the reporter is not fed again while the others wait their turn */
     got again;
     memset(&again, 0, sizeof again);
