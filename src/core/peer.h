@@ -93,6 +93,7 @@ typedef struct sh_peer {
     bool held_bits;      /* our bitfield waits for its extension handshake */
     bool super;          /* we advertise pieces to it one by one */
     bool feed;           /* it is one of the peers being fed now */
+    bool origin;         /* it super-seeds us: a shoal peer, upload_only, not have_all */
     sh_time fed_at;      /* when its last batch began; 0: never */
     sh_time held_until;
     uint32_t nadv;

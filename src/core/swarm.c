@@ -231,6 +231,8 @@ void sw_close(sh_swarm *s, sh_peer *p, int reason, bool tell_driver, sh_time now
         if (p->peer_interested && !p->am_choking) s->choke_fill = true;
         sw_ext_closed(s, p, now);
         sw_super_release(s, p);
+        if (p->origin) s->norigins--;
+        p->origin = false;
     }
     p->dead = true;
     s->ndead++;

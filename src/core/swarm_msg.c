@@ -38,6 +38,10 @@ static bool close_if_both_seeds(sh_swarm *s, sh_peer *p, sh_time now)
 
 static void become_seed(sh_swarm *s, sh_peer *p)
 {
+    if (p->origin) { /* a plain seed after all */
+        p->origin = false;
+        s->norigins--;
+    }
     if (p->have.count) sh_picker_dec_bits(s->picker, &p->have);
     sh_bitfield_set_all(&p->have);
     sh_picker_inc_seed(s->picker);
