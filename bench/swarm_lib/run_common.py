@@ -65,6 +65,7 @@ class SwarmRun:
     def start_tracker(self):
         argv = [self.cfg.shoal, "tracker", "-l", "%s:%d" % (self.addrs.tracker, TRACKER_PORT),
                 "--interval", str(self.cfg.interval), "--policy", self.cfg.tracker_policy]
+        argv += self.cfg.tracker_arg
         self.tracker = self.procs.spawn("%s-tracker" % self.client, argv)
         self._wait(lambda: "tracker listening on" in self.tracker.stdout(), 10,
                    "the tracker to listen", [self.tracker])

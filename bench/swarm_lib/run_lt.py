@@ -87,7 +87,7 @@ class LtRun(SwarmRun):
                 ip = self.addrs.getter(i)
                 self.index_of[ip] = i
                 argv += ["--host", "%s:%d:%s" % (ip, PEER_PORT, d)]
-            p = self.procs.spawn("libtorrent-w%04d" % w, argv)
+            p = self.procs.spawn("libtorrent-w%04d" % w, argv, nice=self.cfg.getter_nice)
             self.workers.append((p, EventLog(p), members))
 
     def _drain(self, log_, on_event):
