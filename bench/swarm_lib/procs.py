@@ -104,6 +104,23 @@ class Proc:
         return True
 
 
+def renice(pid, nice):
+    """Lowers pid's CPU weight. With autogroup scheduling (Linux's default
+    on desktops and many servers) the process's own nice value only ranks
+    it within its session's group, and every child here has a session of
+    its own: the group's nice, /proc/PID/autogroup, is what ranks it against
+    the tracker. Raising either needs no privilege."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except OSError:
+        return  # already gone: its exit status will tell
+    try:
+        with open("/proc/%d/autogroup" % pid, "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass  # no autogroup scheduling here: the process nice is the one that counts
+
+
 def _read(path):
     try:
         with open(path, "rb") as f:
@@ -135,10 +152,7 @@ class Procs:
         p = Proc(name, list(argv), pid, out, err)
         self.all.append(p)
         if nice > 0:
-            try:
-                os.setpriority(os.PRIO_PROCESS, pid, nice)
-            except OSError:
-                pass  # already gone: its exit status will tell
+            renice(pid, nice)
         return p
 
     def live(self):
