@@ -75,7 +75,7 @@ class LtRun(SwarmRun):
     def start_getters(self):
         origin_argv = self.common_args("origin", self.cfg.origin_rate)
         origin_argv += ["--host", "%s:%d:%s" % (self.addrs.origin, PEER_PORT, self.data_dir)]
-        self.origin = self.procs.spawn("libtorrent-origin", origin_argv)
+        self.origin = self.procs.spawn("libtorrent-origin", origin_argv, nice=self.cfg.host_nice)
         self.origin_log = EventLog(self.origin)
         k = self.cfg.lt_per_proc
         for w, first in enumerate(range(0, self.n, k)):

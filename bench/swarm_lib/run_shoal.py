@@ -73,7 +73,7 @@ class ShoalRun(SwarmRun):
                 "-t", self.addrs.tracker_url(), "--json"]
         argv += self.rate_args(self.cfg.origin_rate) + self.cfg.shoal_args
         argv += [self.torrent, self.data_path]
-        self.origin = self.procs.spawn("shoal-origin", argv)
+        self.origin = self.procs.spawn("shoal-origin", argv, nice=self.cfg.host_nice)
 
     def origin_proc(self):
         return self.origin
