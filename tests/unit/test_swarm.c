@@ -514,6 +514,11 @@ static void test_late_bitfield_is_an_update(void **st)
     for (uint32_t i = 0; i < x.nreq; i++)
         assert_int_equal(x.req_piece[i], 3); /* the only piece it has */
     hn_raw_close(r);
+    hn_run_for(n, SH_MS(100));
+    sh_swarm_stats ss; /* gone, but counted in the peak (what --json "peers" says) */
+    sh_swarm_get_stats(hn_swarm(l), &ss);
+    assert_int_equal(ss.peers, 0);
+    assert_int_equal(ss.peers_peak, 1);
     hn_net_free(n);
     hn_torrent_free(&t);
 }
