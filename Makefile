@@ -6,7 +6,7 @@
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 10
 CMAKE_FLAGS ?=
 JOBS        ?= $(shell nproc)
 

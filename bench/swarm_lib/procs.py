@@ -30,6 +30,7 @@ class Proc:
         self.maxrss_kib = None  # ru_maxrss: includes the spawner's RSS (vfork), see run_common
         self.exited_unix = None
         self.mem = {}           # mem_now() taken when the run ended
+        self.nice_ok = True     # False: the nice asked for was not permitted
 
     @property
     def alive(self):
@@ -104,6 +105,29 @@ class Proc:
         return True
 
 
+def renice(pid, nice):
+    """Sets pid's CPU weight; returns False if that was not permitted (a
+    negative nice needs CAP_SYS_NICE). With autogroup scheduling (Linux's
+    default on desktops and many servers) a process's own nice ranks it only
+    within its session's group, and every child here has a session of its
+    own: the group's nice, /proc/PID/autogroup, is what ranks it against the
+    other children. Both are set."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except PermissionError:
+        return False
+    except OSError:
+        return True  # already gone: its exit status will tell
+    try:
+        with open("/proc/%d/autogroup" % pid, "w") as f:
+            f.write(str(nice))
+    except PermissionError:
+        return False
+    except OSError:
+        pass  # no autogroup scheduling here: the process nice is the one that counts
+    return True
+
+
 def _read(path):
     try:
         with open(path, "rb") as f:
@@ -119,7 +143,9 @@ class Procs:
         self.log_dir = log_dir
         self.all = []
 
-    def spawn(self, name, argv, env=None):
+    def spawn(self, name, argv, env=None, nice=0):
+        """Starts argv; a nice other than 0 is set right after the spawn (the
+        first milliseconds of the child run at ours); see renice."""
         out = os.path.join(self.log_dir, name + ".out")
         err = os.path.join(self.log_dir, name + ".err")
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
@@ -132,6 +158,8 @@ class Procs:
                              file_actions=actions, setsid=True)
         p = Proc(name, list(argv), pid, out, err)
         self.all.append(p)
+        if nice:
+            p.nice_ok = renice(pid, nice)
         return p
 
     def live(self):

@@ -32,9 +32,10 @@ def header(params):
             p["peers"], fmt_bytes(p["size"]), fmt_bytes(p["rate"]), fmt_bytes(p["origin_rate"])),
         "T* = max(F/u_origin, F/d, N·F/(u_origin + N·u)) = max(%.2f, %.2f, %.2f) = %.2f s" % tuple(
             p["t_star_terms"] + [p["t_star_s"]]),
-        "torrent: %s, %s pieces of %s; tracker interval %d s" % (
+        "torrent: %s, %s pieces of %s; tracker interval %d s, policy %s" % (
             p["torrent_version"], p["pieces"],
-            fmt_bytes(p["piece_length"]) if p["piece_length"] else "?", p["tracker_interval_s"]),
+            fmt_bytes(p["piece_length"]) if p["piece_length"] else "?", p["tracker_interval_s"],
+            p.get("tracker_policy", "fleet")),
         "start: tracker, then the N downloaders (announced, nothing to fetch), "
         "then T0 = origin released; times from T0",
     ]

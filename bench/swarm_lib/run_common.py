@@ -64,8 +64,12 @@ class SwarmRun:
 
     def start_tracker(self):
         argv = [self.cfg.shoal, "tracker", "-l", "%s:%d" % (self.addrs.tracker, TRACKER_PORT),
-                "--interval", str(self.cfg.interval)]
-        self.tracker = self.procs.spawn("%s-tracker" % self.client, argv)
+                "--interval", str(self.cfg.interval), "--policy", self.cfg.tracker_policy]
+        argv += self.cfg.tracker_arg
+        self.tracker = self.procs.spawn("%s-tracker" % self.client, argv, nice=self.cfg.host_nice)
+        if not self.tracker.nice_ok:
+            self.log("  note: cannot raise the tracker's priority (nice %d needs CAP_SYS_NICE): "
+                     "with N in the hundreds its announces may time out" % self.cfg.host_nice)
         self._wait(lambda: "tracker listening on" in self.tracker.stdout(), 10,
                    "the tracker to listen", [self.tracker])
 

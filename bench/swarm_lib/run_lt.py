@@ -75,7 +75,7 @@ class LtRun(SwarmRun):
     def start_getters(self):
         origin_argv = self.common_args("origin", self.cfg.origin_rate)
         origin_argv += ["--host", "%s:%d:%s" % (self.addrs.origin, PEER_PORT, self.data_dir)]
-        self.origin = self.procs.spawn("libtorrent-origin", origin_argv)
+        self.origin = self.procs.spawn("libtorrent-origin", origin_argv, nice=self.cfg.host_nice)
         self.origin_log = EventLog(self.origin)
         k = self.cfg.lt_per_proc
         for w, first in enumerate(range(0, self.n, k)):
@@ -87,7 +87,7 @@ class LtRun(SwarmRun):
                 ip = self.addrs.getter(i)
                 self.index_of[ip] = i
                 argv += ["--host", "%s:%d:%s" % (ip, PEER_PORT, d)]
-            p = self.procs.spawn("libtorrent-w%04d" % w, argv)
+            p = self.procs.spawn("libtorrent-w%04d" % w, argv, nice=self.cfg.getter_nice)
             self.workers.append((p, EventLog(p), members))
 
     def _drain(self, log_, on_event):

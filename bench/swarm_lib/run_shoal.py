@@ -54,7 +54,7 @@ class ShoalRun(SwarmRun):
             argv = [self.cfg.shoal, "get", "-o", d, "-l", "%s:%d" % (self.addrs.getter(i), PEER_PORT),
                     "-t", url, "--seed-for", str(SEED_FOR), "--timeout", "0", "--json"]
             argv += self.rate_args(self.cfg.rate) + self.cfg.shoal_args + [self.torrent]
-            self.getters.append(self.procs.spawn("shoal-g%04d" % i, argv))
+            self.getters.append(self.procs.spawn("shoal-g%04d" % i, argv, nice=self.cfg.getter_nice))
             self.dirs.append(d)
         self.pending_start = set(range(self.n))
         self.pending_done = set(range(self.n))
@@ -73,7 +73,7 @@ class ShoalRun(SwarmRun):
                 "-t", self.addrs.tracker_url(), "--json"]
         argv += self.rate_args(self.cfg.origin_rate) + self.cfg.shoal_args
         argv += [self.torrent, self.data_path]
-        self.origin = self.procs.spawn("shoal-origin", argv)
+        self.origin = self.procs.spawn("shoal-origin", argv, nice=self.cfg.host_nice)
 
     def origin_proc(self):
         return self.origin

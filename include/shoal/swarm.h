@@ -186,6 +186,7 @@ typedef struct sh_swarm_stats {
     uint32_t pieces_have;
     uint32_t num_pieces;
     uint32_t peers;             /* connections past the handshake */
+    uint32_t peers_peak;        /* the most there were at once */
     uint32_t connecting;        /* outgoing connects and handshakes in flight */
     uint32_t known;             /* candidate addresses known */
     uint32_t banned;

@@ -15,6 +15,9 @@
  * exist, so the origin's upload feeds many different peers instead of
  * everyone dialing it; the rest is a uniform random sample, which shapes a
  * well-connected random graph. All randomness comes from the seed.
+ * SH_TSTORE_RANDOM swaps the policy for the classic one (a uniform sample of
+ * the whole swarm, seeds included, no quota), to measure what the fleet
+ * policy is worth.
  */
 #ifndef SHOAL_TSTORE_H
 #define SHOAL_TSTORE_H
@@ -22,6 +25,11 @@
 #include <shoal/announce.h>
 #include <shoal/error.h>
 #include <shoal/types.h>
+
+typedef enum sh_tstore_policy {
+    SH_TSTORE_FLEET = 0,  /* seeds under a quota, then holders, then empty peers */
+    SH_TSTORE_RANDOM = 1, /* a uniform sample of every other peer, as classic trackers do */
+} sh_tstore_policy;
 
 typedef struct sh_tstore_config {
     uint32_t max_swarms;          /* 0 → 100 000 */
@@ -32,11 +40,13 @@ typedef struct sh_tstore_config {
     uint32_t origin_handouts;     /* per seed per interval once leechers hold data; 0 → 8; at most 255 */
     bool private_mode;            /* only allowed info hashes are tracked */
     bool no_peer_ids;             /* keep no peer ids (20 bytes less per peer): answers carry none */
+    sh_tstore_policy policy;      /* whom an asker receives; 0 → SH_TSTORE_FLEET */
     uint64_t seed;
 } sh_tstore_config;
 
 typedef struct sh_tstore sh_tstore;
 
+/* SH_EINVAL for a policy that is not one of sh_tstore_policy. */
 int sh_tstore_new(const sh_tstore_config *cfg, sh_tstore **out);
 void sh_tstore_free(sh_tstore *t);
 

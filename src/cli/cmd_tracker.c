@@ -59,6 +59,11 @@ static void usage(FILE *f)
             "      --max-swarm-peers N peers per swarm (default 50000; at most 4194303)\n"
             "      --no-peer-ids       keep no peer ids (20 bytes less per peer); answers in\n"
             "                          the dictionary form (compact=0) then carry none\n"
+            "      --policy P          whom an announce is answered with: 'fleet' (default:\n"
+            "                          seeds to a few askers per interval, then peers that\n"
+            "                          hold data, then newcomers) or 'random' (a uniform\n"
+            "                          sample of the swarm, as classic trackers do);\n"
+            "                          docs/tracker.md compares them\n"
             "      --ip-rate N         requests per second per source address, burst 2N\n"
             "                          (default 200; 0 disables; IPv6 counts per /64)\n"
             "      --max-conns N       HTTP connections in total (default 4096)\n"
@@ -134,6 +139,7 @@ enum {
     O_LOG,
     O_JSON_LOG,
     O_NO_PEER_IDS,
+    O_POLICY,
 };
 
 static int one_option(int c, const char *val, tracker_args *a)
@@ -174,6 +180,15 @@ static int one_option(int c, const char *val, tracker_args *a)
     case O_NO_PEER_IDS:
         cfg->store.no_peer_ids = true;
         return -1;
+    case O_POLICY:
+        if (strcmp(val, "fleet") == 0) {
+            cfg->store.policy = SH_TSTORE_FLEET;
+        } else if (strcmp(val, "random") == 0) {
+            cfg->store.policy = SH_TSTORE_RANDOM;
+        } else {
+            return cli_usage_error(CMD, "--policy '%s': expected 'fleet' or 'random'", val);
+        }
+        return -1;
     default:
         return cli_usage_error(CMD, "unknown option");
     }
@@ -197,6 +212,7 @@ static int parse_args(int argc, char **argv, tracker_args *a)
         {"log-level", required_argument, NULL, O_LOG},
         {"json-log", no_argument, NULL, O_JSON_LOG},
         {"no-peer-ids", no_argument, NULL, O_NO_PEER_IDS},
+        {"policy", required_argument, NULL, O_POLICY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -371,6 +387,8 @@ static int serve(tracker_args *a)
     }
     if (a->allow_file)
         sh_log(&cli_logger, SH_LOG_INFO, CMD, "private: %zu info hashes allowed", a->n_allow);
+    sh_log(&cli_logger, SH_LOG_INFO, CMD, "selection policy: %s",
+           a->cfg.store.policy == SH_TSTORE_RANDOM ? "random" : "fleet");
     banner(t);
     rc = sh_loop_run(loop);
     code = rc ? cli_cmd_error(EXIT_FAIL, CMD, "event loop: %s", sh_strerror(rc)) : EXIT_OK;

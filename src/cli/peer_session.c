@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The session's housekeeping tick: progress, --timeout, the --json peer count.
+/* The session's housekeeping tick: progress and --timeout (the --json peer count
+ * is the swarm's own peak, so a peer that came and went between ticks counts).
  * A terminal's progress line redraws 4 times a second; without one, once a
  * second is plenty — a fleet runs a thousand of these, and 20 wake-ups a
  * second each cost most of a core for nothing (bench/swarm, N = 1000). */
@@ -102,7 +103,7 @@ static void print_listening(session *s, const sh_peerd_status *st)
 static void sample(session *s, sh_peerd_status *st)
 {
     sh_peerd_status_get(s->pd, st);
-    if (st->swarm.peers > s->max_peers) s->max_peers = st->swarm.peers;
+    if (st->swarm.peers_peak > s->max_peers) s->max_peers = st->swarm.peers_peak;
 }
 
 /* ---------------------------------------------------------------- events */

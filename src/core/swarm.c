@@ -463,6 +463,7 @@ void sh_swarm_get_stats(const sh_swarm *s, sh_swarm_stats *st)
     st->num_pieces = s->mi->num_pieces;
     uint32_t half_open;
     st->peers = sw_count(s, &st->connecting, &half_open);
+    st->peers_peak = s->peers_peak > st->peers ? s->peers_peak : st->peers;
     st->known = (uint32_t)s->ncands;
     st->banned = s->banned;
     st->hash_failures = s->hash_failures;

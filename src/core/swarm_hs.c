@@ -96,6 +96,8 @@ static void establish(sh_swarm *s, sh_peer *p, sh_time now)
 {
     char a[SH_ADDR_STRLEN], id[41];
     p->state = SH_PEER_ACTIVE;
+    uint32_t connecting, half_open, est = sw_count(s, &connecting, &half_open);
+    if (est > s->peers_peak) s->peers_peak = est; /* a short-lived peer still counts */
     p->depth = SW_DEPTH_MIN;
     p->slow_start = true;
     p->last_recv = p->last_send = now;

@@ -116,6 +116,7 @@ struct sh_swarm {
     bool dial_due;   /* try to dial at the end of the entry point */
     bool refill;     /* blocks became free: let every peer request again */
     uint32_t ndead;  /* peers closed since the last sweep */
+    uint32_t peers_peak; /* most connections past the handshake at once */
     sh_time now;     /* the latest time an entry point was given */
     sh_bbuf sink;    /* where messages go when an output queue cannot grow */
 

@@ -58,8 +58,11 @@ static int bits_window(sh_swarm *s, sh_peer *p, sh_time now)
     return 0;
 }
 
+static int on_late_bitfield(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
+
 static int on_bitfield(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
 {
+    if (p->got_bits || p->other_msgs) return on_late_bitfield(s, p, m, now);
     if (bits_window(s, p, now) < 0) return SH_EPROTO;
     if (sh_bitfield_load(&p->have, m->data.ptr, m->data.len) < 0)
         return violation(s, p, now, "bitfield of the wrong size or with spare bits set");
@@ -73,6 +76,28 @@ static int on_bitfield(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     if (close_if_both_seeds(s, p, now)) return 0;
     sw_update_interest(s, p, now);
     return 0;
+}
+
+static int on_have(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
+
+/* A bitfield after the window: aria2 sends its whole bitfield again now and
+ * then instead of (or beside) HAVE messages, and libtorrent accepts it. Read
+ * it as a batch of HAVEs; a cleared bit never takes a piece away (a peer
+ * that lost data answers requests with rejects or not at all, as any peer
+ * may). */
+static int on_late_bitfield(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
+{
+    sh_bitfield nb = {0};
+    if (sh_bitfield_init(&nb, s->mi->num_pieces) < 0) return 0; /* only an update: skip it */
+    if (sh_bitfield_load(&nb, m->data.ptr, m->data.len) < 0) {
+        sh_bitfield_free(&nb);
+        return violation(s, p, now, "bitfield of the wrong size or with spare bits set");
+    }
+    int rc = 0;
+    for (uint32_t i = 0; i < nb.nbits && rc == 0 && !p->dead && !p->seed; i++)
+        if (sh_bitfield_get(&nb, i)) rc = on_have(s, p, &(sh_msg){.id = SH_MSG_HAVE, .piece = i}, now);
+    sh_bitfield_free(&nb);
+    return rc;
 }
 
 static int on_have_all(sh_swarm *s, sh_peer *p, sh_time now)

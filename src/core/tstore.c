@@ -35,6 +35,7 @@ static void resolve_config(const sh_tstore_config *in, sh_tstore_config *c)
 
 int sh_tstore_new(const sh_tstore_config *cfg, sh_tstore **out)
 {
+    if (cfg->policy != SH_TSTORE_FLEET && cfg->policy != SH_TSTORE_RANDOM) return SH_EINVAL;
     sh_tstore *t = calloc(1, sizeof *t);
     if (!t) return SH_ENOMEM;
     resolve_config(cfg, &t->cfg);

@@ -26,6 +26,11 @@
  * unless it asked for peers6; peers that missed two intervals but have not
  * been swept yet are skipped.
  *
+ * The random policy (SH_TSTORE_RANDOM, for comparison: what classic
+ * trackers do) draws one uniform sample from the whole array, every class
+ * at once, with the same exclusions and no seed quota; a seed asker gets
+ * seeds too.
+ *
  * Sampling is a partial Fisher–Yates shuffle over a region's index range:
  * the swaps are kept in a small scratch map instead of being applied to the
  * array, so a draw is O(1) and the array is not reordered. Each class gets
@@ -163,10 +168,9 @@ static uint32_t dense_draw(sh_tstore *t, uint32_t *perm, uint32_t j, uint32_t m)
  * answers depend on neither. */
 #define BATCH_MAX 64u
 #define DENSE_MAX 1024u
-static uint32_t sample(sh_tstore *t, ts_swarm *s, int cls, const ts_asker *a, bool quota,
-                       uint32_t need, sh_tpeer *out)
+static uint32_t sample_range(sh_tstore *t, ts_swarm *s, uint32_t lo, uint32_t m, const ts_asker *a,
+                             bool quota, bool seeds, uint32_t need, sh_tpeer *out)
 {
-    uint32_t lo = sh_ts_region_start(s, cls), m = s->cnt[cls];
     uint32_t budget = need * 4 + 32, got = 0, j = 0;
     if (budget > m) budget = m;
     if (budget == 0 || need == 0) return 0;
@@ -189,15 +193,25 @@ static uint32_t sample(sh_tstore *t, ts_swarm *s, int cls, const ts_asker *a, bo
         }
         for (uint32_t i = 0; i < k; i++) {
             if (!eligible(t, a, ts_at(s, pos[i]), pos[i], quota)) continue;
-            take(t, s, pos[i], cls == CLS_SEED, a->want_ids, &out[got++]);
+            take(t, s, pos[i], seeds, a->want_ids, &out[got++]);
         }
     }
     return got;
 }
 
+/* One class of the fleet policy; a seed's handout is counted. */
+static uint32_t sample(sh_tstore *t, ts_swarm *s, int cls, const ts_asker *a, bool quota,
+                       uint32_t need, sh_tpeer *out)
+{
+    return sample_range(t, s, sh_ts_region_start(s, cls), s->cnt[cls], a, quota, cls == CLS_SEED,
+                        need, out);
+}
+
 uint32_t sh_ts_select(sh_tstore *t, ts_swarm *s, const ts_asker *a, uint32_t want, sh_tpeer *out)
 {
     if (want > SH_NUMWANT_MAX) want = SH_NUMWANT_MAX; /* keeps the scratch map's bound */
+    if (t->cfg.policy == SH_TSTORE_RANDOM)
+        return sample_range(t, s, 0, s->n, a, false, false, want, out);
     int own = a->pos < s->n ? sh_ts_class_of(s, a->pos) : -1;
     uint32_t n = 0;
     if (own != CLS_SEED) {

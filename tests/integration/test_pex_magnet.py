@@ -7,7 +7,8 @@ own 127.x.y.z address.
 - Magnet: `shoal get 'magnet:?...&x.pe=<seeder>'` from a `shoal seed`
   completes byte-identical, for v1 (btih), hybrid (btih + btmh, and btmh
   alone) and v2-only (btmh: piece layers fetched with hash requests); and
-  through a `shoal tracker` named by tr= alone, or through the DHT alone.
+  through a `shoal tracker` named by tr= alone, or through the DHT alone;
+  and a trackerless swarm of 20 magnet gets with one DHT bootstrap node.
 - Interop: a libtorrent seeder serves the metadata to `shoal get magnet:`;
   libtorrent fetches the metadata from `shoal seed` through a magnet link.
 - Hostile: a Python peer that serves bad metadata (wrong bytes, or a lying
@@ -164,6 +165,39 @@ def test_magnet_through_dht(tmp_path, shoals):
     assert wait_all([g], 60) == [0], g.describe()
     assert_same_data(data, str(out / "tree"))
     assert "metadata lookup done" in g.stderr(), g.stderr()
+
+
+def test_trackerless_magnet_swarm_of_twenty(tmp_path, shoals):
+    """Issue 5: twenty `shoal get` from a magnet link and ONE bootstrap node,
+    no tracker and no peer address anywhere: the DHT finds the seeder (and
+    each other), the metadata comes from peers, the swarm completes. The
+    seeder is capped so the getters must also trade among themselves."""
+    from dht_util import start_router
+
+    router = start_router(shoals, str(tmp_path))
+    boot = ["--dht-bootstrap", router]
+    data = write_random(str(tmp_path / "file.bin"), 2 * 1024 * 1024 + 777)
+    torrent = shoal_create(data, str(tmp_path / "t.torrent"), piece_size=64 * 1024)
+    seed = start_seed(shoals, str(tmp_path), torrent, data, name="seed",
+                      extra=boot + ["--upload-limit", "1M", "--json"])
+    link = magnet(torrent, {"btih", "btmh"})
+    gets = [start_get(shoals, str(tmp_path), link, str(tmp_path / ("out%d" % i)),
+                      name="get%d" % i, wait_listen=False,
+                      extra=boot + ["--json", "--timeout", "60", "--seed-for", "5"])
+            for i in range(20)]
+    assert wait_all(gets, scaled(120)) == [0] * 20, \
+        [g.describe() for g in gets if g.p.returncode != 0]
+    traded = 0
+    for i, g in enumerate(gets):
+        assert_same_data(data, str(tmp_path / ("out%d" % i) / "file.bin"))
+        j = g.json()
+        assert j["status"] == "complete"
+        traded += j["up_bytes"]
+    size = os.path.getsize(data)
+    # the getters served each other: together more than a few copies
+    assert traded > 3 * size, traded
+    print("\n20 magnet gets via one DHT router: getters uploaded %.1f copies" %
+          (traded / size))
 
 
 def test_magnet_bad_links(tmp_path, shoals):

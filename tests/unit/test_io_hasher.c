@@ -268,6 +268,49 @@ static void test_check(void **s)
     fx_free(&t);
 }
 
+/* The writer's failure path: a storage opened for seeding refuses writes, so
+ * a piece that verifies comes back SH_EIO (from the writer) and a corrupt
+ * one SH_EHASH (from the worker, never reaching the writer). */
+static void test_write_fails(void **s)
+{
+    (void)s;
+    fx_spec one = {NULL, 3u * PL, false};
+    fx t;
+    fx_build(&t, SH_META_HYBRID, PL, "one.bin", &one, 1);
+    const sh_metainfo *mi = t.mi;
+    char *dir = tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/one.bin", dir);
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)one.len), 0);
+    close(fd);
+    sh_storage *st;
+    assert_int_equal(sh_storage_open(mi, path, true, &st, NULL), 0);
+    run r;
+    run_init(&r, mi->num_pieces);
+    assert_int_equal(sh_hasher_new(r.loop, mi, st, 2, on_done, &r, &r.h), 0);
+    uint8_t *corrupt = malloc(PL);
+    assert_non_null(corrupt);
+    memcpy(corrupt, fx_piece(&t, 1), PL);
+    corrupt[PL - 1] ^= 1;
+    for (uint32_t p = 0; p < mi->num_pieces; p++) {
+        const uint8_t *data = p == 1 ? corrupt : fx_piece(&t, p);
+        assert_int_equal(sh_hasher_submit_write(r.h, p, data, PL), 0);
+    }
+    run_until(&r, mi->num_pieces, 20000);
+    assert_false(r.timed_out);
+    for (uint32_t p = 0; p < mi->num_pieces; p++) {
+        assert_int_equal(r.calls[p], 1);
+        assert_int_equal(r.result[p], p == 1 ? SH_EHASH : SH_EIO);
+    }
+    run_free(&r);
+    sh_storage_close(st);
+    free(corrupt);
+    rm_rf(dir);
+    fx_free(&t);
+}
+
 /* Freed with work queued: no callback ever runs, nothing leaks (ASan), the loop stays sane. */
 static void test_free_pending(void **s)
 {
@@ -354,7 +397,7 @@ int main(void)
         cmocka_unit_test(test_write_1_thread), cmocka_unit_test(test_write_3_threads),
         cmocka_unit_test(test_many_pieces),    cmocka_unit_test(test_check),
         cmocka_unit_test(test_free_pending),   cmocka_unit_test(test_free_in_callback),
-        cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_bad_args),       cmocka_unit_test(test_write_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

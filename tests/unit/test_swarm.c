@@ -388,25 +388,28 @@ static void h_unrequested_piece(hn_raw *r, const sh_metainfo *mi)
     send_msgs(r, &b);
 }
 
-static void h_second_bitfield(hn_raw *r, const sh_metainfo *mi)
+/* A later bitfield is an update (aria2 sends them), but it is still checked. */
+static void h_late_bitfield_size(hn_raw *r, const sh_metainfo *mi)
 {
     hn_raw_handshake(r, SH_RSV_FAST, NULL);
     uint8_t bits[64] = {0};
     sh_bbuf b;
     sh_bbuf_init(&b);
     sh_wire_put_bitfield(&b, bits, sh_bitfield_bytes(mi->num_pieces));
-    sh_wire_put_bitfield(&b, bits, sh_bitfield_bytes(mi->num_pieces));
+    sh_wire_put_bitfield(&b, bits, sh_bitfield_bytes(mi->num_pieces) - 1);
     send_msgs(r, &b);
 }
 
-static void h_bitfield_after_have(hn_raw *r, const sh_metainfo *mi)
+static void h_late_bitfield_spare(hn_raw *r, const sh_metainfo *mi)
 {
     hn_raw_handshake(r, 0, NULL);
     uint8_t bits[64] = {0};
+    size_t nb = sh_bitfield_bytes(mi->num_pieces);
     sh_bbuf b;
     sh_bbuf_init(&b);
     sh_wire_put_have(&b, SH_MSG_HAVE, 1);
-    sh_wire_put_bitfield(&b, bits, sh_bitfield_bytes(mi->num_pieces));
+    bits[nb - 1] = 0x01; /* past the last piece */
+    sh_wire_put_bitfield(&b, bits, nb);
     send_msgs(r, &b);
 }
 
@@ -480,13 +483,53 @@ static void h_bad_extended(hn_raw *r, const sh_metainfo *mi)
     send_msgs(r, &b);
 }
 
+/* aria2 sends its whole bitfield again after the first messages: read as
+ * HAVEs (the leecher becomes interested), never a reason to close. */
+static void test_late_bitfield_is_an_update(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, SH_META_V1, 32 * KIB, one_file, 1);
+    hn_net *n = hn_net_new(&t, 4);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_raw *r = hn_raw_open(n, l, 200);
+    assert_non_null(r);
+    hn_raw_handshake(r, SH_RSV_FAST, NULL);
+    uint8_t bits[64] = {0};
+    size_t nb = sh_bitfield_bytes(t.mi->num_pieces);
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_simple(&b, SH_MSG_HAVE_NONE);
+    sh_wire_put_simple(&b, SH_MSG_UNCHOKE);
+    bits[0] = 0x10; /* piece 3 */
+    sh_wire_put_bitfield(&b, bits, nb);
+    send_msgs(r, &b);
+    hn_run_for(n, SH_MS(100));
+    static rx x;
+    memset(&x, 0, sizeof x);
+    rx_drain(r, &x);
+    assert_false(hn_raw_closed(r, NULL));
+    assert_int_equal(x.n[SH_MSG_INTERESTED], 1);
+    assert_true(x.nreq > 0);
+    for (uint32_t i = 0; i < x.nreq; i++)
+        assert_int_equal(x.req_piece[i], 3); /* the only piece it has */
+    hn_raw_close(r);
+    hn_run_for(n, SH_MS(100));
+    sh_swarm_stats ss; /* gone, but counted in the peak (what --json "peers" says) */
+    sh_swarm_get_stats(hn_swarm(l), &ss);
+    assert_int_equal(ss.peers, 0);
+    assert_int_equal(ss.peers_peak, 1);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
 static void test_hostile_inputs(void **st)
 {
     (void)st;
     static const hostile_fn cases[] = {
         h_garbage_handshake, h_oversize,        h_request_range,       h_request_offset,
-        h_unrequested_piece, h_second_bitfield, h_bitfield_after_have, h_have_all_no_fast,
-        h_bitfield_size,     h_bitfield_spare,  h_have_range,          h_wrong_torrent,
+        h_unrequested_piece, h_late_bitfield_size, h_late_bitfield_spare, h_have_all_no_fast,
+        h_bitfield_size,     h_bitfield_spare,     h_have_range,          h_wrong_torrent,
         h_reject_no_fast,    h_bad_extended,
     };
     const size_t ncases = sizeof cases / sizeof cases[0];
@@ -1336,6 +1379,7 @@ int main(void)
         cmocka_unit_test(test_leecher_relays),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_corrupt_peer_banned),
+        cmocka_unit_test(test_late_bitfield_is_an_update),
         cmocka_unit_test(test_hostile_inputs),
         cmocka_unit_test(test_keepalive_and_idle),
         cmocka_unit_test(test_idle_boundary),
