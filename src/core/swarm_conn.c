@@ -8,7 +8,9 @@
  * closes puts its candidate on a back-off (10 s doubling to 5 min; a
  * connection that moved payload resets it). Addresses that turned out to
  * be ourselves or are banned are never dialed or accepted; when complete
- * we do not dial peers known to be seeds.
+ * we do not dial peers known to be seeds, and once we completed by
+ * downloading we dial others only slowly and while few leechers are
+ * connected (SW_SEED_LEECHERS).
  */
 #include "swarm_int.h"
 
@@ -140,10 +142,29 @@ static bool dial_one(sh_swarm *s, sw_cand *c, sh_time now)
     return true;
 }
 
+/* Established connections to peers that still lack pieces. */
+static uint32_t leechers(const sh_swarm *s)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < s->npeers; i++) {
+        const sh_peer *p = s->peers[i];
+        n += !p->dead && p->state == SH_PEER_ACTIVE && !p->seed;
+    }
+    return n;
+}
+
+/* Complete: may we dial one more now? (see SW_SEED_LEECHERS) */
+static bool seed_may_dial(sh_swarm *s, sh_time now)
+{
+    return now >= s->seed_dial_at && leechers(s) < SW_SEED_LEECHERS;
+}
+
 void sw_dial(sh_swarm *s, sh_time now)
 {
     uint32_t connecting, half_open;
     uint32_t est = sw_count(s, &connecting, &half_open);
+    bool complete = s->downloaded && sw_complete(s);
+    if (complete && !seed_may_dial(s, now)) return;
     while (half_open < s->max_half_open && est + connecting < s->max_conns) {
         size_t i = next_dialable(s, now);
         if (i == s->ncands) return;
@@ -151,6 +172,10 @@ void sw_dial(sh_swarm *s, sh_time now)
         if (!dial_one(s, &s->cands[i], now)) return;
         half_open++;
         connecting++;
+        if (complete) {
+            s->seed_dial_at = now + SW_SEED_DIAL_GAP;
+            return;
+        }
     }
 }
 
@@ -163,7 +188,9 @@ sh_time sw_dial_deadline(const sh_swarm *s, sh_time now)
     for (size_t i = 0; i < s->ncands; i++) {
         const sw_cand *c = &s->cands[i];
         if (c->state != SW_CAND_IDLE || (c->seed && sw_complete(s))) continue;
-        if (c->retry_at > now && c->retry_at < t) t = c->retry_at;
+        sh_time at = c->retry_at > now ? c->retry_at : now;
+        if (s->downloaded && sw_complete(s) && at < s->seed_dial_at) at = s->seed_dial_at;
+        if (at > now && at < t) t = at;
     }
     return t;
 }

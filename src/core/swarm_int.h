@@ -43,18 +43,26 @@
 #define SW_ENDGAME_DEPTH 2u
 #define SW_DEPTH_CAP_DEFAULT 250u /* peer sent no reqq */
 #define SW_DEPTH_MAX 1000u
-#define SW_QUEUE_SLACK SH_MS(20) /* queueing we allow at a peer beyond twice its delay */
+#define SW_QUEUE_SLACK SH_MS(20)      /* queueing we allow at a peer beyond twice its delay */
 #define SW_SERVE_AHEAD (256u * 1024u) /* block bytes moved into an output queue at once */
 #define SW_MAX_HASHES 512u            /* BEP 52 hash request length we answer */
 
 /* Super-seeding (swarm_super.c). */
 #define SW_SUPER_AHEAD_BYTES (1ull << 20) /* one peer's batch of advertised pieces */
-#define SW_SUPER_FEED 4u                   /* peers fed at once */
-#define SW_SUPER_TURN SH_SEC(30)           /* longest turn of a fed peer */
+#define SW_SUPER_FEED 4u                  /* peers fed at once */
+#define SW_SUPER_TURN SH_SEC(30)          /* longest turn of a fed peer */
 #define SW_SUPER_MAX 16u
 #define SW_SUPER_WAIT SH_SEC(2) /* longest we hold a bitfield for the extension handshake */
 
 /* Dialing. */
+/* A peer that completed by downloading (not an origin, which must reach
+ * the downloaders that announced before it) dials only while fewer than this many leechers are
+ * connected, one address per SW_SEED_DIAL_GAP: leechers come to seeds, and
+ * a fleet that completes together otherwise opens O(N^2) connections that
+ * die at the handshake (both seeds), a storm that starved the tracker at
+ * N = 1000 (bench/swarm.md). */
+#define SW_SEED_LEECHERS 4u
+#define SW_SEED_DIAL_GAP SH_SEC(1)
 #define SW_BACKOFF_MIN SH_SEC(10)
 #define SW_BACKOFF_MAX SH_SEC(300)
 #define SW_MAX_CANDS 4096u
@@ -112,13 +120,15 @@ struct sh_swarm {
     sh_assembly pieces;
     sh_choker choker;
     sh_time choke_next;
-    bool choke_fill; /* interest changed: run a FILL pass at the end of the entry point */
-    bool dial_due;   /* try to dial at the end of the entry point */
-    bool refill;     /* blocks became free: let every peer request again */
-    uint32_t ndead;  /* peers closed since the last sweep */
-    uint32_t peers_peak; /* most connections past the handshake at once */
-    sh_time now;     /* the latest time an entry point was given */
-    sh_bbuf sink;    /* where messages go when an output queue cannot grow */
+    bool choke_fill;      /* interest changed: run a FILL pass at the end of the entry point */
+    bool dial_due;        /* try to dial at the end of the entry point */
+    bool refill;          /* blocks became free: let every peer request again */
+    uint32_t ndead;       /* peers closed since the last sweep */
+    uint32_t peers_peak;  /* most connections past the handshake at once */
+    sh_time seed_dial_at; /* complete: the next dial allowed (SW_SEED_DIAL_GAP) */
+    bool downloaded;      /* a piece was downloaded (not an origin that started complete) */
+    sh_time now;          /* the latest time an entry point was given */
+    sh_bbuf sink;         /* where messages go when an output queue cannot grow */
 
     sh_time deadline; /* lower bound of the next deadline (exact after on_timer) */
     bool complete_sent;

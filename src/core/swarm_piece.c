@@ -86,8 +86,9 @@ void sw_verified(sh_swarm *s, uint32_t piece, bool ok, sh_time now)
         sw_debug(s, "verify result for piece %u that is not being verified: ignored", piece);
         return;
     }
-    if (ok)
+    if (ok) {
+        s->downloaded = true;
         good_piece(s, piece, now);
-    else
+    } else
         bad_piece(s, ap, now);
 }

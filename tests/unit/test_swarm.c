@@ -37,7 +37,7 @@ static void seed_and_leecher(unsigned version, const uint64_t *files, uint32_t n
     make(&t, version, 32 * KIB, files, nfiles);
     hn_net *n = hn_net_new(&t, 7);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     hn_knows(n, l, s);
     assert_true(hn_run(n, hn_all_complete, NULL, hn_now(n) + SH_SEC(60)));
     assert_true(hn_complete(l));
@@ -93,8 +93,8 @@ static void test_slow_hashing_keeps_pipeline_full(void **st)
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     hn_net *n = hn_net_new(&t, 11);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
-    hn_node *l = hn_node_add(n, &(hn_node_opts){.verify_delay = SH_MS(20),
-                                                .cfg = {.max_partial = 2}});
+    hn_node *l =
+        hn_node_add(n, &(hn_node_opts){.verify_delay = SH_MS(20), .cfg = {.max_partial = 2}});
     hn_knows(n, l, s);
     sh_time t0 = hn_now(n);
     /* 1 MiB at 4 MiB/s with 34 pieces × 20 ms of hashing, two at a time:
@@ -236,7 +236,7 @@ static void test_corrupt_peer_banned(void **st)
     hn_net *n = hn_net_new(&t, 3);
     hn_node *good = hn_node_add(n, &(hn_node_opts){.seed = true});
     hn_node *evil = hn_node_add(n, &(hn_node_opts){.seed = true, .corrupt = true});
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     hn_knows(n, l, evil);
     hn_knows(n, l, good);
     hn_knows(n, evil, l);
@@ -483,6 +483,35 @@ static void h_bad_extended(hn_raw *r, const sh_metainfo *mi)
     send_msgs(r, &b);
 }
 
+/* A peer that just completed does not dial everyone it knows at once (a
+ * fleet completing together would open O(N^2) doomed connections): one
+ * address a second, and none once SW_SEED_LEECHERS leechers are connected. */
+static void test_completed_peer_dials_slowly(void **st)
+{
+    (void)st;
+    static const uint64_t f[] = {32 * MIB}; /* the new leechers stay leechers a while */
+    hn_torrent t;
+    make(&t, SH_META_V1, 256 * KIB, f, 1);
+    hn_net *n = hn_net_new(&t, 3);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_knows(n, l, s);
+    assert_true(hn_run(n, hn_all_complete, NULL, hn_now(n) + SH_SEC(60)));
+    uint32_t before = hn_connects(l, NULL);
+    for (int i = 0; i < 10; i++)
+        hn_knows(n, l, hn_node_add(n, &(hn_node_opts){0}));
+    hn_run_for(n, SH_MS(2500));
+    uint32_t early = hn_connects(l, NULL) - before;
+    assert_true(early >= 1 && early <= 3); /* not ten at once */
+    hn_run_for(n, SH_SEC(4));              /* (before the new leechers, trading, complete) */
+    sh_swarm_stats ss;
+    sh_swarm_get_stats(hn_swarm(l), &ss);
+    assert_int_equal(ss.peers, 4);
+    assert_int_equal(hn_connects(l, NULL) - before, 4); /* then enough leechers */
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
 /* aria2 sends its whole bitfield again after the first messages: read as
  * HAVEs (the leecher becomes interested), never a reason to close. */
 static void test_late_bitfield_is_an_update(void **st)
@@ -491,7 +520,7 @@ static void test_late_bitfield_is_an_update(void **st)
     hn_torrent t;
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     hn_net *n = hn_net_new(&t, 4);
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     hn_raw *r = hn_raw_open(n, l, 200);
     assert_non_null(r);
     hn_raw_handshake(r, SH_RSV_FAST, NULL);
@@ -527,7 +556,7 @@ static void test_hostile_inputs(void **st)
 {
     (void)st;
     static const hostile_fn cases[] = {
-        h_garbage_handshake, h_oversize,        h_request_range,       h_request_offset,
+        h_garbage_handshake, h_oversize,           h_request_range,       h_request_offset,
         h_unrequested_piece, h_late_bitfield_size, h_late_bitfield_spare, h_have_all_no_fast,
         h_bitfield_size,     h_bitfield_spare,     h_have_range,          h_wrong_torrent,
         h_reject_no_fast,    h_bad_extended,
@@ -538,7 +567,7 @@ static void test_hostile_inputs(void **st)
     assert_true(t.mi->num_pieces % 8 != 0);
     hn_net *n = hn_net_new(&t, 9);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true, .up_bps = 512 * KIB});
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     hn_knows(n, l, s);
     hn_run_for(n, SH_MS(200)); /* the honest download is under way */
     hn_raw *r[16];
@@ -776,7 +805,7 @@ static void test_choke_voids_requests(void **st)
     hn_torrent t;
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     hn_net *n = hn_net_new(&t, 1);
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     hn_raw *r = hn_raw_open(n, l, 80);
     hn_raw_handshake(r, 0, NULL);
     uint8_t bits[8];
@@ -830,7 +859,7 @@ static void test_endgame_cancels(void **st)
     hn_torrent t;
     make(&t, SH_META_V1, 16 * KIB, f, 1);
     hn_net *n = hn_net_new(&t, 1);
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     hn_raw *fast = raw_peer_has(n, l, 81, SH_RSV_FAST, true);
     send_one(fast, SH_MSG_UNCHOKE);
     hn_run_for(n, SH_MS(10));
@@ -875,7 +904,7 @@ static void test_upload_only_advertised(void **st)
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     hn_net *n = hn_net_new(&t, 1);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     hn_raw *r = raw_peer(n, l, 83, SH_RSV_FAST | SH_RSV_EXTENSION);
     hn_knows(n, l, s);
     assert_true(hn_run(n, node0_complete, l, hn_now(n) + SH_SEC(60)));
@@ -929,7 +958,7 @@ static void test_shared_piece_strikes(void **st)
     hn_torrent t;
     make(&t, SH_META_V1, 32 * KIB, f, 1); /* one piece of two blocks */
     hn_net *n = hn_net_new(&t, 1);
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     hn_raw *a = raw_peer_has(n, l, 91, SH_RSV_FAST, true);
     send_one(a, SH_MSG_UNCHOKE);
     hn_run_for(n, SH_MS(10));
@@ -970,7 +999,7 @@ static void test_snubbed_peer(void **st)
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     hn_net *n = hn_net_new(&t, 1);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true, .up_bps = 32 * KIB});
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     hn_knows(n, l, s);
     /* a peer that claims everything, unchokes, and never sends a block */
     hn_raw *r = raw_peer_has(n, l, 80, SH_RSV_FAST, true);
@@ -1129,7 +1158,7 @@ static void test_dial_backoff(void **st)
     hn_torrent t;
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     hn_net *n = hn_net_new(&t, 1);
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
     sh_time t0 = hn_now(n);
     sh_addr nobody = {.family = 4, .ip = {127, 0, 0, 200}, .port = 6881};
     hn_add_peer(n, l, &nobody, SH_SRC_TRACKER);
@@ -1218,7 +1247,8 @@ static void test_invalid_requests(void **st)
     hn_torrent t;
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     hn_net *n = hn_net_new(&t, 1);
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0}); /* has nothing */
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB});
+        /* slow to serve */ /* has nothing */
     sh_bbuf b;
     sh_bbuf_init(&b);
     hn_raw *r1 = raw_peer(n, l, 70, SH_RSV_FAST);
@@ -1250,8 +1280,8 @@ static void test_allowed_fast(void **st)
     hn_torrent t;
     make(&t, SH_META_V1, 32 * KIB, one_file, 1);
     hn_net *n = hn_net_new(&t, 1);
-    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
-    hn_raw *r = raw_peer_has(n, l, 70, SH_RSV_FAST, true); /* has all, keeps choking */
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.up_bps = 64 * KIB}); /* slow to serve */
+    hn_raw *r = raw_peer_has(n, l, 70, SH_RSV_FAST, true);            /* has all, keeps choking */
     hn_run_for(n, SH_MS(20));
     rx x = {0};
     rx_drain(r, &x);
@@ -1379,6 +1409,7 @@ int main(void)
         cmocka_unit_test(test_leecher_relays),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_corrupt_peer_banned),
+        cmocka_unit_test(test_completed_peer_dials_slowly),
         cmocka_unit_test(test_late_bitfield_is_an_update),
         cmocka_unit_test(test_hostile_inputs),
         cmocka_unit_test(test_keepalive_and_idle),
