@@ -80,6 +80,9 @@ static void dispatch(sim_world *w, const sim_ev *e)
     case EV_VERIFIED:
         sim_on_verified(w, h, e->arg);
         break;
+    case EV_FLUSH:
+        sim_on_flush(w, e->arg);
+        break;
     }
 }
 

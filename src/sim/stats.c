@@ -112,6 +112,11 @@ static int print_json(const sim_world *w, const sim_result *r)
     json_object_set_new(o, "events", json_integer((json_int_t)w->st.events));
     json_object_set_new(o, "chunks", json_integer((json_int_t)w->st.chunks));
     json_object_set_new(o, "control_chunks", json_integer((json_int_t)w->st.control_chunks));
+    json_object_set_new(o, "piggybacked", json_integer((json_int_t)w->st.piggybacked));
+    json_object_set_new(o, "batched", json_integer((json_int_t)w->st.batched));
+    json_object_set_new(o, "have_batch_ms", json_real(w->o.have_batch_ms));
+    json_object_set_new(o, "lead_s", json_real(w->o.lead_s));
+    json_object_set_new(o, "uplink", json_string(w->o.uplink_first ? "first" : "rr"));
     json_object_set_new(o, "connects", json_integer((json_int_t)w->st.connects));
     json_object_set_new(o, "refused", json_integer((json_int_t)w->st.refused));
     json_object_set_new(o, "wall_s", json_real(r->wall_s));
@@ -156,6 +161,9 @@ int sim_result_print(const sim_world *w, const sim_result *r)
            orate, w->o.latency_ms);
     if (w->o.loss > 0) printf(", loss %.4g per chunk", w->o.loss);
     if (w->o.hash_rate) printf(", hashing %.4g MiB/s", (double)w->o.hash_rate / (1 << 20));
+    if (w->o.have_batch_ms > 0) printf(", HAVEs held up to %.3g ms", w->o.have_batch_ms);
+    if (w->o.uplink_first) printf(", uplinks serve the oldest connection first");
+    if (w->o.lead_s > 0) printf(", receivers start %.3g s before the origin", w->o.lead_s);
     printf("\n");
     printf("T* = %.4f s    one by one (N x F / u_origin) = %.4f s\n", r->t_star_s, r->one_by_one_s);
     printf("completion of %u receivers (%u crashed, %u incomplete):\n",
