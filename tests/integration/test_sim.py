@@ -166,6 +166,10 @@ def test_per_host_csv(sim, tmp_path):
     ["--hosts", "2", "--size", "1M", "--rate", "1M", "--bogus"],
     ["--hosts", "2", "--size", "1M", "--rate", "1M", "extra"],
     ["--hosts", "2", "--size", "1T", "--rate", "1M", "--piece-size", "16K"],  # too many pieces
+    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--uplink", "fifo"],
+    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--have-batch", "-1"],
+    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--lead", "1000"],
+    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--interval", "0"],
 ])
 def test_bad_usage_exits_2(sim, args):
     rc, out, err = sim(*args)
@@ -185,3 +189,49 @@ def test_hash_rate_bounds_completion(sim):
     d = run_json(sim, "--hosts", "3", "--size", "32M", "--rate", "100M", "--hash-rate", "8M")
     assert d["max_s"] >= 4.0
     assert d["t_star_s"] == pytest.approx(0.32)
+
+
+def test_model_options_are_deterministic(sim):
+    args = SMALL + ["--uplink", "first", "--have-batch", "2", "--lead", "0.5", "--interval", "5",
+                    "--quantum", "64K", "--seed", "4"]
+    a = run_json(sim, *args)
+    b = run_json(sim, *args)
+    assert a["trace_digest"] == b["trace_digest"]
+    assert a["max_s"] == b["max_s"] and a["events"] == b["events"]
+    assert a["completed"] == 20
+    assert a["uplink"] == "first" and a["have_batch_ms"] == 2 and a["lead_s"] == 0.5
+
+
+def test_have_batch_zero_is_the_default_run(sim):
+    a = run_json(sim, *SMALL)
+    b = run_json(sim, *SMALL, "--have-batch", "0")
+    assert a["trace_digest"] == b["trace_digest"]
+    assert b["batched"] == 0
+
+
+def test_have_batch_holds_haves_and_cuts_reads(sim):
+    a = run_json(sim, *SMALL)
+    b = run_json(sim, *SMALL, "--have-batch", "5")
+    assert b["trace_digest"] != a["trace_digest"]
+    assert b["batched"] > 0
+    assert b["control_chunks"] < a["control_chunks"]  # HAVEs shared a chunk
+    assert b["completed"] == 20
+    assert b["t_star_s"] <= b["p50_s"]
+
+
+def test_uplink_first_changes_the_run(sim):
+    a = run_json(sim, *SMALL)
+    b = run_json(sim, *SMALL, "--uplink", "first")
+    assert a["uplink"] == "rr" and b["uplink"] == "first"
+    assert a["trace_digest"] != b["trace_digest"]
+    assert b["completed"] == 20
+
+
+def test_lead_times_count_from_the_origin(sim):
+    # Receivers that start early only meet each other: nothing can move before
+    # the origin starts, so completion (from the origin's start) is still >= T*.
+    d = run_json(sim, *SMALL, "--lead", "2")
+    assert d["completed"] == 20
+    assert d["t_star_s"] <= d["p50_s"] <= d["max_s"] < 2 + d["t_star_s"]
+    rc, out, err = sim(*SMALL, "--lead", "2")
+    assert "receivers start 2 s before the origin" in out
