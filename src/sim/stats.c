@@ -137,10 +137,10 @@ static void human(double bytes, char *out, size_t n)
     snprintf(out, n, "%.4g %s", bytes, u[i]);
 }
 
-static void line(const char *name, double v, double ts)
+static void line(const char *name, double v, double ts, double serial)
 {
     if (isfinite(v))
-        printf("  %-4s %10.4f s  %7.3f x T*\n", name, v, v / ts);
+        printf("  %-4s %10.4f s  %7.3f x T*  %9.5f x one by one\n", name, v, v / ts, v / serial);
     else
         printf("  %-4s  never (a receiver did not complete)\n", name);
 }
@@ -168,12 +168,10 @@ int sim_result_print(const sim_world *w, const sim_result *r)
     printf("T* = %.4f s    one by one (N x F / u_origin) = %.4f s\n", r->t_star_s, r->one_by_one_s);
     printf("completion of %u receivers (%u crashed, %u incomplete):\n",
            r->completed + r->incomplete, r->crashed, r->incomplete);
-    line("p50", r->p50_s, r->t_star_s);
-    line("p90", r->p90_s, r->t_star_s);
-    line("p99", r->p99_s, r->t_star_s);
-    line("max", r->max_s, r->t_star_s);
-    if (isfinite(r->max_s))
-        printf("  max is %.5f of the one-by-one time\n", r->max_s / r->one_by_one_s);
+    line("p50", r->p50_s, r->t_star_s, r->one_by_one_s);
+    line("p90", r->p90_s, r->t_star_s, r->one_by_one_s);
+    line("p99", r->p99_s, r->t_star_s, r->one_by_one_s);
+    line("max", r->max_s, r->t_star_s, r->one_by_one_s);
     if (w->o.origin_crash_all && w->hosts[0].crashed)
         printf("origin crashed at %.4f s, once every piece was on a receiver\n",
                (double)(w->origin_crashed_at - SIM_T0) / 1e9);

@@ -90,11 +90,13 @@ def test_small_scenario_text(sim):
     one = float(re.search(r"one by one \(N x F / u_origin\) = ([0-9.]+) s", out).group(1))
     assert one == pytest.approx(20 * 32 / 100)
     for name in ("p50", "p90", "p99", "max"):
-        m = re.search(rf"^  {name} +([0-9.]+) s +([0-9.]+) x T\*$", out, re.M)
+        m = re.search(rf"^  {name} +([0-9.]+) s +([0-9.]+) x T\* +([0-9.]+) x one by one$", out, re.M)
         assert m, f"{name} line missing:\n{out}"
-        secs, ratio = float(m.group(1)), float(m.group(2))
+        secs, ratio, serial = float(m.group(1)), float(m.group(2)), float(m.group(3))
         assert secs >= t_star  # nobody beats the lower bound
         assert ratio == pytest.approx(secs / t_star, rel=1e-3)
+        assert serial == pytest.approx(secs / one, rel=1e-3)
+        assert serial < 1  # the receivers traded: better than one by one
     assert "completion of 20 receivers (0 crashed, 0 incomplete)" in out
     assert re.search(r"origin upload = [0-9.]+ F", out)
     assert re.search(r"trace digest [0-9a-f]{16}", out)
