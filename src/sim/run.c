@@ -115,6 +115,7 @@ void sim_run(sim_world *w)
         if (e.t > limit) break;
         w->now = e.t;
         w->st.events++;
+        w->st.by_type[(e.what >> 24) & 15]++;
         sim_trace(w, e.t, (uint64_t)e.what << 32 | e.arg);
         dispatch(w, &e);
         if (show && (w->st.events & 0xfffff) == 0) progress(w, &last, tty);

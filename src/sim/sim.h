@@ -131,6 +131,7 @@ typedef struct sim_stats {
     uint64_t connects, refused, closes;
     uint64_t announces;
     uint64_t max_pending;
+    uint64_t by_type[16]; /* events popped, by enum sim_ev_type */
 } sim_stats;
 
 typedef struct sim_world {

@@ -75,6 +75,22 @@ static void put_time(json_t *o, const char *key, double v)
     json_object_set_new(o, key, isfinite(v) ? json_real(v) : json_null());
 }
 
+static json_t *events_by_type(const sim_world *w)
+{
+    static const char *const names[16] = {
+        [EV_TIMER] = "timer",     [EV_TURN] = "turn",         [EV_ARRIVE] = "arrive",
+        [EV_DELIVER] = "deliver", [EV_SYN] = "syn",           [EV_SYNACK] = "synack",
+        [EV_REFUSED] = "refused", [EV_FIN] = "fin",           [EV_WAKE] = "wake",
+        [EV_ANNOUNCE] = "announce", [EV_TRACKER] = "tracker", [EV_REPLY] = "reply",
+        [EV_CRASH] = "crash",     [EV_VERIFIED] = "verified", [EV_FLUSH] = "flush",
+    };
+    json_t *o = json_object();
+    for (int i = 0; i < 16; i++)
+        if (names[i] && w->st.by_type[i])
+            json_object_set_new(o, names[i], json_integer((json_int_t)w->st.by_type[i]));
+    return o;
+}
+
 static int print_json(const sim_world *w, const sim_result *r)
 {
     json_t *o = json_object();
@@ -110,6 +126,7 @@ static int print_json(const sim_world *w, const sim_result *r)
                         json_real((double)r->origin_upload / (double)w->o.size));
     json_object_set_new(o, "virtual_end_s", json_real((double)(w->now - SIM_T0) / 1e9));
     json_object_set_new(o, "events", json_integer((json_int_t)w->st.events));
+    json_object_set_new(o, "events_by_type", events_by_type(w));
     json_object_set_new(o, "chunks", json_integer((json_int_t)w->st.chunks));
     json_object_set_new(o, "control_chunks", json_integer((json_int_t)w->st.control_chunks));
     json_object_set_new(o, "piggybacked", json_integer((json_int_t)w->st.piggybacked));

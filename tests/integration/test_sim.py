@@ -112,6 +112,10 @@ def test_json_keys_and_values(sim):
     assert d["max_s"] < d["one_by_one_s"]  # the receivers traded: better than one by one
     assert d["origin_upload_bytes"] >= d["size"]  # every byte left the origin at least once
     assert d["events"] > 0 and d["wall_s"] > 0
+    by = d["events_by_type"]
+    assert sum(by.values()) == d["events"]
+    assert by["deliver"] >= by["arrive"] > 0  # every data chunk arrives, then is delivered
+    assert by["syn"] >= by["synack"] > 0
 
 
 def test_one_receiver_is_one_transfer(sim):
