@@ -16,7 +16,9 @@ void sh_choker_init(sh_choker *c)
 /* Ranking: is a better than b for a regular slot? */
 static bool better(const sh_choke_peer *a, const sh_choke_peer *b, bool seeding)
 {
-    if (seeding) {
+    if (a->coop != b->coop) return a->coop;
+    if (a->coop && a->unchoked != b->unchoked) return a->unchoked; /* sticky: see choker.h */
+    if (a->coop || seeding) {
         if (a->last_served != b->last_served) return a->last_served < b->last_served;
     } else if (a->down_rate != b->down_rate) {
         return a->down_rate > b->down_rate;

@@ -13,6 +13,15 @@
  * peers served least recently (round-robin spreads a seed's upload). Peers
  * that are not interested are choked.
  *
+ * Cooperative peers (shoal peers of one fleet: nobody needs an incentive
+ * to upload) rank ahead of the others and among themselves round robin
+ * (served least recently first), while downloading too: tit-for-tat would
+ * starve a peer that uploads little to us (a late joiner, a slow link)
+ * although it needs our pieces. Ranking them by need instead (most missing
+ * first) was measured worse: every uploader picks the same neediest peers,
+ * their downlinks saturate while other peers' links idle (shoal-sim, 50
+ * hosts, 5 GiB: 1.36 T* by need, 1.18 T* round robin).
+ *
  * A FILL run (on interest changes between periodic runs) never chokes an
  * interested unchoked peer: it only releases slots of peers that lost
  * interest and hands free slots out, so interest flapping cannot churn
@@ -33,6 +42,7 @@ typedef struct sh_choke_peer {
     bool unchoked;       /* it holds a slot now */
     double down_rate;    /* bytes/s we receive from it */
     sh_time last_served; /* when it last held a slot (now if it holds one); 0: never */
+    bool coop;           /* a cooperative (fleet) peer: ranked round robin */
     bool unchoke;        /* output */
 } sh_choke_peer;
 

@@ -79,6 +79,7 @@ typedef struct sh_peer {
     sh_req *late;
     uint32_t nlate, caplate;
     uint32_t depth;
+    sh_time rtt_min; /* smallest request-to-piece delay seen; 0: none yet */
     bool slow_start;
     bool snubbed;
     sh_time req_clock; /* last block, or when requests began to be outstanding */
@@ -91,6 +92,8 @@ typedef struct sh_peer {
     /* super-seeding (swarm_super.c) */
     bool held_bits;      /* our bitfield waits for its extension handshake */
     bool super;          /* we advertise pieces to it one by one */
+    bool feed;           /* it is one of the peers being fed now */
+    sh_time fed_at;      /* when its last batch began; 0: never */
     sh_time held_until;
     uint32_t nadv;
     uint32_t adv[SH_PEER_ADV_MAX];

@@ -29,16 +29,35 @@ static uint32_t depth_cap(const sh_peer *p)
 
 static uint32_t peer_depth(sh_peer *p, sh_time now)
 {
+    (void)now;
     if (p->snubbed) return 1;
     uint32_t cap = depth_cap(p);
-    if (p->slow_start && sh_rate_warm(&p->down_rate, now)) p->slow_start = false;
-    if (!p->slow_start) {
-        double req_len = (double)p->max_run * SH_PICKER_BLOCK;
-        double want = sh_rate_get(&p->down_rate, now) * SW_QUEUE_SECONDS / req_len;
-        p->depth = want >= (double)SW_DEPTH_MAX ? SW_DEPTH_MAX : (uint32_t)want;
-        if (p->depth < SW_DEPTH_MIN) p->depth = SW_DEPTH_MIN;
-    }
+    if (p->depth < SW_DEPTH_MIN) p->depth = SW_DEPTH_MIN;
     return p->depth < cap ? p->depth : cap;
+}
+
+static sh_time queue_target(const sh_peer *p)
+{
+    return 2 * p->rtt_min + SW_QUEUE_SLACK;
+}
+
+/*
+ * Depth follows the delay a request waits at the peer: a request answered
+ * within twice the smallest delay seen plus SW_QUEUE_SLACK adds one to the
+ * depth, a later one takes one away. The queue at the peer thus holds
+ * about bandwidth x delay plus SW_QUEUE_SLACK of data: enough that its
+ * upload never waits for our next request, no more, so pieces are not
+ * spread over long queues at many peers (each would then finish late).
+ */
+static void adjust_depth(sh_peer *p, const sh_req *r, sh_time now)
+{
+    sh_time lat = now > r->at ? now - r->at : 0;
+    if (p->rtt_min == 0 || lat < p->rtt_min) p->rtt_min = lat ? lat : 1;
+    if (lat <= queue_target(p)) {
+        if (p->depth < SW_DEPTH_MAX) p->depth++;
+    } else if (p->depth > SW_DEPTH_MIN) {
+        p->depth--;
+    }
 }
 
 static void unpick(sh_swarm *s, const sh_pick *k)
@@ -205,7 +224,7 @@ int sw_on_piece(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     sh_rate_add(&p->down_rate, m->data.len, now);
     p->req_clock = now;
     p->snubbed = false;
-    if (p->slow_start && p->depth < SW_DEPTH_MAX) p->depth++;
+    if (k == 1) adjust_depth(p, &r, now);
     if (k < 0) {
         s->wasted += m->data.len;
         return 0;

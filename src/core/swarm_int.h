@@ -43,13 +43,15 @@
 #define SW_ENDGAME_DEPTH 2u
 #define SW_DEPTH_CAP_DEFAULT 250u /* peer sent no reqq */
 #define SW_DEPTH_MAX 1000u
-#define SW_QUEUE_SECONDS 2.0
+#define SW_QUEUE_SLACK SH_MS(20) /* queueing we allow at a peer beyond twice its delay */
 #define SW_SERVE_AHEAD (256u * 1024u) /* block bytes moved into an output queue at once */
 #define SW_MAX_HASHES 512u            /* BEP 52 hash request length we answer */
 
 /* Super-seeding (swarm_super.c). */
-#define SW_SUPER_AHEAD_BYTES (4ull << 20) /* advertised, not yet had, per unchoked peer */
-#define SW_SUPER_MAX SH_PEER_ADV_MAX
+#define SW_SUPER_AHEAD_BYTES (1ull << 20) /* one peer's batch of advertised pieces */
+#define SW_SUPER_FEED 4u                   /* peers fed at once */
+#define SW_SUPER_TURN SH_SEC(30)           /* longest turn of a fed peer */
+#define SW_SUPER_MAX 16u
 #define SW_SUPER_WAIT SH_SEC(2) /* longest we hold a bitfield for the extension handshake */
 
 /* Dialing. */
@@ -126,7 +128,9 @@ struct sh_swarm {
     struct sw_x *x;   /* extended protocols: PEX, metadata, layer fetching (swarm_ext.h) */
 
     uint32_t *adv_count;  /* super-seeding: per piece, peers it was advertised to; NULL: off */
-    uint32_t super_ahead; /* advertised pieces an unchoked peer holds */
+    uint32_t super_ahead; /* advertised pieces in one peer's batch */
+    uint32_t feeding;     /* super peers being fed */
+    bool super_pump;      /* a fed peer left: feed another at the end of the entry point */
 };
 
 /* swarm.c */
@@ -160,6 +164,9 @@ void sw_super_free(sh_swarm *s);
 bool sw_super_hold(const sh_swarm *s, const sh_peer *p);
 void sw_super_release_bits(sh_swarm *s, sh_peer *p, bool shoal, sh_time now);
 void sw_super_top_up(sh_swarm *s, sh_peer *p, sh_time now);
+void sw_super_pump(sh_swarm *s, sh_time now);
+void sw_super_on_bits(sh_swarm *s, sh_peer *p, sh_time now);
+void sw_super_timer(sh_swarm *s, sh_peer *p, sh_time now);
 void sw_super_on_have(sh_swarm *s, sh_peer *p, uint32_t piece, sh_time now);
 void sw_super_release(sh_swarm *s, sh_peer *p);
 
@@ -180,6 +187,7 @@ int sw_on_request(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 int sw_on_cancel(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 void sw_serve(sh_swarm *s, sh_peer *p, sh_time now);
 void sw_run_choker(sh_swarm *s, sh_choke_mode mode, sh_time now);
+bool sw_coop(const sh_peer *p); /* a shoal peer of our fleet (sent shoal_block) */
 int sw_check_range(const sh_swarm *s, const sh_peer *p, const sh_msg *m);
 
 /* swarm_piece.c */

@@ -65,6 +65,7 @@ static int on_bitfield(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     } else if (p->have.count) {
         sh_picker_inc_bits(s->picker, &p->have);
     }
+    sw_super_on_bits(s, p, now);
     if (close_if_both_seeds(s, p, now)) return 0;
     sw_update_interest(s, p, now);
     return 0;
@@ -75,6 +76,7 @@ static int on_have_all(sh_swarm *s, sh_peer *p, sh_time now)
     if (!p->fast) return violation(s, p, now, "have_all without the fast extension");
     if (bits_window(s, p, now) < 0) return SH_EPROTO;
     become_seed(s, p);
+    sw_super_on_bits(s, p, now);
     if (close_if_both_seeds(s, p, now)) return 0;
     sw_update_interest(s, p, now);
     return 0;
@@ -91,7 +93,6 @@ static int on_have(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     if (m->piece >= s->mi->num_pieces) return violation(s, p, now, "have index out of range");
     if (p->seed || sh_bitfield_get(&p->have, m->piece)) return 0;
     sh_bitfield_set(&p->have, m->piece);
-    sw_super_on_have(s, p, m->piece, now);
     if (sh_bitfield_full(&p->have)) {
         sh_bitfield_clear(&p->have, m->piece);
         become_seed(s, p);
@@ -99,6 +100,7 @@ static int on_have(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
     } else {
         sh_picker_inc(s->picker, m->piece);
     }
+    sw_super_on_have(s, p, m->piece, now); /* after the count: the next choice sees it */
     if (!p->am_interested && !sh_picker_have(s->picker, m->piece)) sw_update_interest(s, p, now);
     return 0;
 }

@@ -12,11 +12,13 @@
  * So towards shoal peers (they sent shoal_block in the extension
  * handshake) the origin sends have_none (or nothing) instead of have_all,
  * then HAVE for a few pieces at a time: those advertised to the fewest
- * peers so far (ties from a random start). A peer holds `ahead` advertised
- * pieces it does not have while we unchoke it and one while we choke it
- * (so it stays interested); each HAVE it sends for an advertised piece
- * frees a place for the next. A peer that closes gives its pending
- * advertisements back.
+ * peers so far, then the rarest among our peers (ties from a random start).
+ * SW_SUPER_FEED peers are fed at once, in turn (least recently fed first):
+ * each gets a batch of `super_ahead` advertised pieces, and when it has all
+ * of them (its HAVEs, whether the pieces came from us or not) the next
+ * peer's turn begins. A peer we do not feed has nothing to want from us,
+ * so it is not interested and holds no upload slot. A peer that closes
+ * gives its pending advertisements back.
  *
  * The bitfield must be our first message after the extension handshake,
  * and we learn whether the peer is shoal only from its extension
@@ -53,29 +55,47 @@ bool sw_super_hold(const sh_swarm *s, const sh_peer *p)
     return s->adv_count && p->ext && sw_complete(s);
 }
 
-/* The piece p lacks and was not told about, advertised to the fewest peers. */
+/* Ordering key of a piece for the next advertisement, smaller first: times
+ * advertised; then, among pieces advertised as often, one that reached
+ * some peer of ours before one still on its way to its first holder (a
+ * second copy of that would duplicate what the origin is already sending);
+ * then the fewest holders among our peers. */
+static uint64_t piece_key(const sh_swarm *s, uint32_t i)
+{
+    uint64_t av = sh_picker_availability(s->picker, i);
+    if (av > 0xffffffu) av = 0xffffffu;
+    uint64_t pending = s->adv_count[i] > 0 && av == 0;
+    return ((uint64_t)s->adv_count[i] << 32) | (pending << 31) | av;
+}
+
+/* The piece p lacks and was not told about with the smallest key (ties
+ * from a random start). */
 static uint32_t choose(sh_swarm *s, const sh_peer *p)
 {
-    uint32_t n = s->mi->num_pieces, best = UINT32_MAX, start = (uint32_t)sh_rng_below(&s->rng, n);
+    uint32_t n = s->mi->num_pieces, best = UINT32_MAX;
+    uint64_t best_key = UINT64_MAX;
+    uint32_t start = (uint32_t)sh_rng_below(&s->rng, n);
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = start + k < n ? start + k : start + k - n;
         if (sh_bitfield_get(&p->have, i)) continue;
-        if (best != UINT32_MAX && s->adv_count[i] >= s->adv_count[best]) continue;
+        uint64_t key = piece_key(s, i);
+        if (key >= best_key) continue;
         bool told = false;
         for (uint32_t j = 0; j < p->nadv && !told; j++)
             told = p->adv[j] == i;
         if (told) continue;
         best = i;
-        if (s->adv_count[i] == 0) break;
+        best_key = key;
+        if (key == 0) break;
     }
     return best;
 }
 
+/* Advertises up to super_ahead pieces to a peer being fed. */
 void sw_super_top_up(sh_swarm *s, sh_peer *p, sh_time now)
 {
-    if (!p->super || p->dead || p->state != SH_PEER_ACTIVE) return;
-    uint32_t want = p->am_choking ? 1 : s->super_ahead;
-    while (p->nadv < want) {
+    if (!p->super || !p->feed || p->dead || p->state != SH_PEER_ACTIVE) return;
+    while (p->nadv < s->super_ahead) {
         uint32_t piece = choose(s, p);
         if (piece == UINT32_MAX) return;
         p->adv[p->nadv++] = piece;
@@ -83,6 +103,48 @@ void sw_super_top_up(sh_swarm *s, sh_peer *p, sh_time now)
         size_t mark;
         sh_wire_put_have(sw_out(s, p, &mark), SH_MSG_HAVE, piece);
         sw_out_done(s, p, mark, now);
+    }
+}
+
+static void stop_feeding(sh_swarm *s, sh_peer *p)
+{
+    if (!p->feed) return;
+    p->feed = false;
+    s->feeding--;
+}
+
+/* The super peer fed least recently that still lacks a piece. */
+static sh_peer *next_to_feed(sh_swarm *s)
+{
+    sh_peer *best = NULL;
+    for (size_t i = 0; i < s->npeers; i++) {
+        sh_peer *p = s->peers[i];
+        if (!p->super || p->feed || p->dead || p->seed || p->state != SH_PEER_ACTIVE) continue;
+        if (p->have.count + p->nadv >= p->have.nbits) continue;
+        if (!best || p->fed_at < best->fed_at) best = p;
+    }
+    return best;
+}
+
+/*
+ * Keeps SW_SUPER_FEED peers fed. Few at a time, so each gets a large share
+ * of our upload and a piece leaves us in a few piece-times at the full
+ * link rate instead of trickling to fifty peers at once (shoal-sim, 100
+ * hosts: the first piece reached a peer after 0.2 T* when every peer was
+ * fed); in turn, so every peer soon has pieces only it can offer.
+ */
+void sw_super_pump(sh_swarm *s, sh_time now)
+{
+    if (!s->adv_count) return;
+    uint32_t tries = 0;
+    while (s->feeding < SW_SUPER_FEED && tries++ < 4 * SW_SUPER_FEED) {
+        sh_peer *p = next_to_feed(s);
+        if (!p) return;
+        p->feed = true;
+        p->fed_at = now;
+        s->feeding++;
+        sw_super_top_up(s, p, now);
+        if (p->nadv == 0) stop_feeding(s, p);
     }
 }
 
@@ -94,6 +156,8 @@ void sw_super_release(sh_swarm *s, sh_peer *p)
         if (s->adv_count[p->adv[j]]) s->adv_count[p->adv[j]]--;
     p->nadv = 0;
     p->super = false;
+    stop_feeding(s, p);
+    s->super_pump = true;
 }
 
 void sw_super_on_have(sh_swarm *s, sh_peer *p, uint32_t piece, sh_time now)
@@ -102,13 +166,48 @@ void sw_super_on_have(sh_swarm *s, sh_peer *p, uint32_t piece, sh_time now)
     for (uint32_t j = 0; j < p->nadv; j++) {
         if (p->adv[j] != piece) continue;
         p->adv[j] = p->adv[--p->nadv];
-        sw_super_top_up(s, p, now);
+        if (p->nadv == 0) { /* its batch is done: the next peer's turn */
+            stop_feeding(s, p);
+            sw_super_pump(s, now);
+        }
         return;
     }
 }
 
+/* The peer's bitfield (or have_all) arrived: what it holds needs no
+ * advertisement. Without this a peer resuming a partial download, whose
+ * bitfield follows its extension handshake, would hold a batch of pieces
+ * it never reports, and its turn would never end. */
+void sw_super_on_bits(sh_swarm *s, sh_peer *p, sh_time now)
+{
+    if (!p->super) return;
+    for (uint32_t j = 0; j < p->nadv;) {
+        if (p->seed || sh_bitfield_get(&p->have, p->adv[j]))
+            p->adv[j] = p->adv[--p->nadv];
+        else
+            j++;
+    }
+    if (!p->feed) return;
+    sw_super_top_up(s, p, now);
+    if (p->nadv == 0) {
+        stop_feeding(s, p);
+        s->super_pump = true;
+    }
+}
+
+/* A turn lasts at most SW_SUPER_TURN: a fed peer that stalls (or never
+ * requests its pieces) must not hold a feeding place for ever. Its pending
+ * advertisements stay valid. */
+void sw_super_timer(sh_swarm *s, sh_peer *p, sh_time now)
+{
+    if (!p->feed || now < p->fed_at + SW_SUPER_TURN) return;
+    stop_feeding(s, p);
+    s->super_pump = true;
+}
+
 /* Sends what the held bitfield was waiting for: to a shoal peer nothing but
- * have_none and the first advertisements, to any other the usual state. */
+ * have_none (advertisements follow when its turn comes), to any other the
+ * usual state. */
 void sw_super_release_bits(sh_swarm *s, sh_peer *p, bool shoal, sh_time now)
 {
     if (!p->held_bits) return;
@@ -120,5 +219,5 @@ void sw_super_release_bits(sh_swarm *s, sh_peer *p, bool shoal, sh_time now)
     p->super = true;
     p->nadv = 0;
     if (p->fast) sw_send_simple(s, p, SH_MSG_HAVE_NONE, now);
-    sw_super_top_up(s, p, now);
+    sw_super_pump(s, now);
 }

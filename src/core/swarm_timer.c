@@ -18,6 +18,7 @@ static sh_time peer_deadline(const sh_peer *p)
     if (p->state != SH_PEER_ACTIVE) return p->hs_deadline;
     sh_time t = min_t(p->last_send + SW_KEEPALIVE, p->last_recv + SW_IDLE_TIMEOUT);
     if (p->held_bits) t = min_t(t, p->held_until);
+    if (p->feed) t = min_t(t, p->fed_at + SW_SUPER_TURN);
     if (p->nreqs) {
         t = min_t(t, p->req_clock + SW_SNUB_TIMEOUT);
         t = min_t(t, p->reqs[0].at + SW_REQ_TIMEOUT);
@@ -36,6 +37,7 @@ static void peer_timer(sh_swarm *s, sh_peer *p, sh_time now)
         return;
     }
     if (p->held_bits && now >= p->held_until) sw_super_release_bits(s, p, false, now);
+    sw_super_timer(s, p, now);
     if (now - p->last_send >= SW_KEEPALIVE) sw_send_simple(s, p, SH_MSG_KEEPALIVE, now);
     sw_check_requests(s, p, now);
 }

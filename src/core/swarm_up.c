@@ -91,10 +91,7 @@ static void set_choke(sh_swarm *s, sh_peer *p, bool choke, sh_time now)
     if (choke == p->am_choking) return;
     p->am_choking = choke;
     sw_send_simple(s, p, choke ? SH_MSG_CHOKE : SH_MSG_UNCHOKE, now);
-    if (!choke) {
-        sw_super_top_up(s, p, now);
-        return;
-    }
+    if (!choke) return;
     p->last_served = now;
     while (p->ninq) { /* not started: fast peers get a reject for each */
         const sh_inreq *r = sh_peer_inq_front(p);
@@ -103,6 +100,18 @@ static void set_choke(sh_swarm *s, sh_peer *p, bool choke, sh_time now)
     }
 }
 
+bool sw_coop(const sh_peer *p)
+{
+    return p->got_ext_hs && p->ext_hs.shoal_block != 0;
+}
+
+/*
+ * Slots: upload_slots, also inside a fleet. Unchoking every interested
+ * cooperative peer was tried: a peer's upload then trickles to fifty peers
+ * at once, each piece takes fifty piece-times to cross one hop, and pieces
+ * spread slowly (shoal-sim, 100 hosts, 256 x 1 MiB: 16 slots 1.39 T*,
+ * 32 slots 1.50 T*, every interested peer 1.60 T*, 4 slots 1.96 T*).
+ */
 void sw_run_choker(sh_swarm *s, sh_choke_mode mode, sh_time now)
 {
     size_t n = 0;
@@ -122,6 +131,7 @@ void sw_run_choker(sh_swarm *s, sh_choke_mode mode, sh_time now)
         cp[k].unchoked = !p->am_choking;
         cp[k].down_rate = sh_rate_get(&p->down_rate, now);
         cp[k].last_served = p->am_choking ? p->last_served : now;
+        cp[k].coop = sw_coop(p);
         k++;
     }
     sh_choker_run(&s->choker, cp, n, s->upload_slots, sw_complete(s), mode, &s->rng, now);

@@ -55,6 +55,49 @@ static void test_enough_slots(void **st)
     assert_int_equal(count(p, 5), 0);
 }
 
+/* Fleet (cooperative) peers: ahead of tit-for-tat peers while downloading,
+ * and among themselves the one served least recently first, whatever it
+ * uploads to us. */
+static void test_coop_round_robin(void **st)
+{
+    (void)st;
+    sh_choker c;
+    sh_rng r;
+    sh_rng_seed(&r, 1);
+    sh_choker_init(&c);
+    sh_choke_peer p[6];
+    peers(p, 6);
+    p[0].down_rate = 1e6; /* a fast standard client */
+    p[1].down_rate = 2e6;
+    for (int i = 2; i < 6; i++) {
+        p[i].coop = true;
+        p[i].down_rate = 10.0 * i;
+    }
+    p[2].last_served = T0 - SH_SEC(5);
+    p[3].last_served = T0 - SH_SEC(50);
+    p[4].last_served = T0 - SH_SEC(20);
+    p[5].last_served = T0 - SH_SEC(1);
+    sh_choker_run(&c, p, 6, 3, false, SH_CHOKE_FULL, &r, T0);
+    assert_int_equal(count(p, 6), 3);
+    assert_true(p[3].unchoke); /* served 50 s ago */
+    assert_true(p[4].unchoke); /* 20 s ago */
+    assert_false(p[1].unchoke && p[0].unchoke);
+    /* a full run keeps them (sticky: a slot moves when its peer loses
+     * interest, so running requests are not voided every 10 s) */
+    apply(p, 6, T0);
+    sh_choker_run(&c, p, 6, 3, false, SH_CHOKE_FULL, &r, T0 + SH_CHOKER_INTERVAL);
+    assert_true(p[3].unchoke);
+    assert_true(p[4].unchoke);
+    /* p[3] has all our pieces: its slot goes to another fleet peer */
+    apply(p, 6, T0 + SH_CHOKER_INTERVAL);
+    p[3].interested = false;
+    sh_choker_run(&c, p, 6, 3, false, SH_CHOKE_FILL, &r, T0 + SH_CHOKER_INTERVAL + 1);
+    assert_false(p[3].unchoke);
+    assert_true(p[4].unchoke);
+    assert_int_equal(count(p, 6), 3);
+    assert_true(p[2].unchoke || p[5].unchoke);
+}
+
 static void test_downloading_reciprocates(void **st)
 {
     (void)st;
@@ -162,7 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enough_slots),        cmocka_unit_test(test_downloading_reciprocates),
         cmocka_unit_test(test_seeding_round_robin), cmocka_unit_test(test_fill_keeps_slots),
-        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_deterministic),       cmocka_unit_test(test_coop_round_robin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
