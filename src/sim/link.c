@@ -60,7 +60,8 @@ static uint32_t end_new(sim_world *w, uint32_t h, uint32_t far_host, sh_conn_id 
                            .conn = c,
                            .state = state,
                            .rr_next = SIM_NONE,
-                           .last_chunk = SIM_NONE};
+                           .last_chunk = SIM_NONE,
+                           .batch = SIM_NONE};
     return e;
 }
 
@@ -175,6 +176,7 @@ void sim_act_close(sim_world *w, uint32_t h, const sh_action *a)
     sh_swarm_closed(w->hosts[h].sw, a->conn, a->reason, w->now);
     uint32_t e = sim_end_of(w, h, a->conn);
     if (e == SIM_NONE || w->ends[e].state == SIM_CLOSED) return;
+    sim_end_flush(w, e); /* what was written goes out before the FIN */
     if (w->ends[e].state == SIM_OPEN) sim_end_close_far(w, e);
     w->ends[e].state = SIM_CLOSED; /* CONNECTING: the SYN or SYN-ACK finds it closed */
 }

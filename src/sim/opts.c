@@ -39,6 +39,13 @@ static const char USAGE[] =
     "  --origin-crash-when-all-exist\n"
     "                         the origin crashes once every piece is on a receiver\n"
     "  --time-limit S         give up after S virtual seconds (default 600)\n"
+    "  --lead S               receivers start S seconds before the origin, as in\n"
+    "                         bench/swarm; times count from the origin's start (default 0)\n"
+    "  --interval S           the tracker's announce interval (default: the tracker's, 30)\n"
+    "  --uplink ORDER         rr: connections take turns (default); first: the oldest\n"
+    "                         connection with output goes next, as shoal's token bucket does\n"
+    "  --have-batch MS        output that is only HAVEs waits up to MS for more output\n"
+    "                         on its connection (default 0: it leaves at once)\n"
     "  --hash-rate RATE       bytes/s a host verifies, one piece after the other\n"
     "                         (default: instant)\n"
     "  --log-level LEVEL      swarm logs on stderr (error..trace); for small runs\n"
@@ -72,6 +79,10 @@ enum {
     O_PERHOST,
     O_HASH,
     O_PROGRESS,
+    O_LEAD,
+    O_INTERVAL,
+    O_HBATCH,
+    O_UPLINK,
     O_HELP,
 };
 
@@ -99,6 +110,10 @@ static const struct option LONG[] = {
     {"per-host", required_argument, NULL, O_PERHOST},
     {"hash-rate", required_argument, NULL, O_HASH},
     {"progress", no_argument, NULL, O_PROGRESS},
+    {"lead", required_argument, NULL, O_LEAD},
+    {"interval", required_argument, NULL, O_INTERVAL},
+    {"have-batch", required_argument, NULL, O_HBATCH},
+    {"uplink", required_argument, NULL, O_UPLINK},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -264,6 +279,16 @@ static int one(int c, const char *arg, sim_opts *o)
     case O_PROGRESS:
         o->progress = true;
         return 0;
+    case O_LEAD:
+        return get_double("lead", arg, 0, 900, &o->lead_s);
+    case O_UPLINK:
+        if (strcmp(arg, "rr") && strcmp(arg, "first")) return bad("uplink", arg, "expected rr or first");
+        o->uplink_first = arg[0] == 'f';
+        return 0;
+    case O_HBATCH:
+        return get_double("have-batch", arg, 0, 1000, &o->have_batch_ms);
+    case O_INTERVAL:
+        return get_u32("interval", arg, 1, 86400, &o->interval);
     case O_SEED: {
         char *end;
         o->seed = strtoull(arg, &end, 0);

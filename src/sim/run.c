@@ -80,6 +80,9 @@ static void dispatch(sim_world *w, const sim_ev *e)
     case EV_VERIFIED:
         sim_on_verified(w, h, e->arg);
         break;
+    case EV_FLUSH:
+        sim_on_flush(w, e->arg);
+        break;
     }
 }
 
@@ -112,6 +115,7 @@ void sim_run(sim_world *w)
         if (e.t > limit) break;
         w->now = e.t;
         w->st.events++;
+        w->st.by_type[(e.what >> 24) & 15]++;
         sim_trace(w, e.t, (uint64_t)e.what << 32 | e.arg);
         dispatch(w, &e);
         if (show && (w->st.events & 0xfffff) == 0) progress(w, &last, tty);

@@ -33,7 +33,7 @@
 
 #define SIM_NONE UINT32_MAX
 #define SIM_PORT 6881
-#define SIM_T0 SH_SEC(1000) /* virtual start: not zero, so "0 means unset" bugs show */
+#define SIM_T0 SH_SEC(1000) /* the origin starts: not zero, so "0 means unset" bugs show */
 
 /* ---- options ---- */
 
@@ -55,6 +55,10 @@ typedef struct sim_opts {
     double crash_at_s;
     bool origin_crash_all; /* --origin-crash-when-all-exist */
     double time_limit_s;   /* virtual seconds before giving up */
+    double lead_s;         /* receivers start this long before the origin */
+    double have_batch_ms;  /* HAVE-only output waits up to this long for company */
+    bool uplink_first;     /* --uplink first: oldest connection first, not round robin */
+    uint32_t interval;     /* tracker interval, s; 0: sh_tstore's default */
     uint64_t hash_rate;    /* bytes/s one host verifies; 0: instant */
     bool json, quiet, progress;
     const char *per_host; /* --per-host FILE: one CSV line per host */
@@ -87,6 +91,8 @@ typedef struct sim_end {
     uint64_t inflight;    /* sent, not yet delivered */
     sh_time last_arrival; /* latest arrival scheduled towards far: keeps the stream in order */
     uint32_t last_chunk;  /* latest chunk in flight towards far, or SIM_NONE */
+    uint32_t batch;       /* --have-batch: HAVEs held back, not yet sent, or SIM_NONE */
+    sh_time batch_at;     /* when that batch leaves */
 } sim_end;
 
 /* Bytes in flight: protocol bytes travel, block payload is only counted. */
@@ -121,10 +127,11 @@ typedef struct sim_host {
 } sim_host;
 
 typedef struct sim_stats {
-    uint64_t events, chunks, control_chunks, piggybacked, lost_chunks;
+    uint64_t events, chunks, control_chunks, piggybacked, lost_chunks, batched;
     uint64_t connects, refused, closes;
     uint64_t announces;
     uint64_t max_pending;
+    uint64_t by_type[16]; /* events popped, by enum sim_ev_type */
 } sim_stats;
 
 typedef struct sim_world {
@@ -176,6 +183,7 @@ enum sim_ev_type {
     EV_REPLY,     /* host: tracker answer arrives */
     EV_CRASH,     /* --crash */
     EV_VERIFIED,  /* host: --hash-rate, the piece in arg is hashed */
+    EV_FLUSH,     /* arg endpoint: --have-batch, its held HAVEs leave */
 };
 
 #define SIM_WHAT(type, host) ((uint32_t)(type) << 24 | (host))
@@ -225,6 +233,8 @@ void sim_on_turn(sim_world *w, uint32_t h);
 void sim_on_arrive(sim_world *w, uint32_t c);
 void sim_on_deliver(sim_world *w, uint32_t c);
 void sim_on_wake(sim_world *w, uint32_t e);
+void sim_on_flush(sim_world *w, uint32_t e);
+void sim_end_flush(sim_world *w, uint32_t e); /* --have-batch: send held HAVEs now */
 void sim_chunk_drop(sim_world *w, uint32_t c);
 
 /* tracker.c */

@@ -75,6 +75,22 @@ static void put_time(json_t *o, const char *key, double v)
     json_object_set_new(o, key, isfinite(v) ? json_real(v) : json_null());
 }
 
+static json_t *events_by_type(const sim_world *w)
+{
+    static const char *const names[16] = {
+        [EV_TIMER] = "timer",     [EV_TURN] = "turn",         [EV_ARRIVE] = "arrive",
+        [EV_DELIVER] = "deliver", [EV_SYN] = "syn",           [EV_SYNACK] = "synack",
+        [EV_REFUSED] = "refused", [EV_FIN] = "fin",           [EV_WAKE] = "wake",
+        [EV_ANNOUNCE] = "announce", [EV_TRACKER] = "tracker", [EV_REPLY] = "reply",
+        [EV_CRASH] = "crash",     [EV_VERIFIED] = "verified", [EV_FLUSH] = "flush",
+    };
+    json_t *o = json_object();
+    for (int i = 0; i < 16; i++)
+        if (names[i] && w->st.by_type[i])
+            json_object_set_new(o, names[i], json_integer((json_int_t)w->st.by_type[i]));
+    return o;
+}
+
 static int print_json(const sim_world *w, const sim_result *r)
 {
     json_t *o = json_object();
@@ -110,8 +126,14 @@ static int print_json(const sim_world *w, const sim_result *r)
                         json_real((double)r->origin_upload / (double)w->o.size));
     json_object_set_new(o, "virtual_end_s", json_real((double)(w->now - SIM_T0) / 1e9));
     json_object_set_new(o, "events", json_integer((json_int_t)w->st.events));
+    json_object_set_new(o, "events_by_type", events_by_type(w));
     json_object_set_new(o, "chunks", json_integer((json_int_t)w->st.chunks));
     json_object_set_new(o, "control_chunks", json_integer((json_int_t)w->st.control_chunks));
+    json_object_set_new(o, "piggybacked", json_integer((json_int_t)w->st.piggybacked));
+    json_object_set_new(o, "batched", json_integer((json_int_t)w->st.batched));
+    json_object_set_new(o, "have_batch_ms", json_real(w->o.have_batch_ms));
+    json_object_set_new(o, "lead_s", json_real(w->o.lead_s));
+    json_object_set_new(o, "uplink", json_string(w->o.uplink_first ? "first" : "rr"));
     json_object_set_new(o, "connects", json_integer((json_int_t)w->st.connects));
     json_object_set_new(o, "refused", json_integer((json_int_t)w->st.refused));
     json_object_set_new(o, "wall_s", json_real(r->wall_s));
@@ -132,10 +154,10 @@ static void human(double bytes, char *out, size_t n)
     snprintf(out, n, "%.4g %s", bytes, u[i]);
 }
 
-static void line(const char *name, double v, double ts)
+static void line(const char *name, double v, double ts, double serial)
 {
     if (isfinite(v))
-        printf("  %-4s %10.4f s  %7.3f x T*\n", name, v, v / ts);
+        printf("  %-4s %10.4f s  %7.3f x T*  %9.5f x one by one\n", name, v, v / ts, v / serial);
     else
         printf("  %-4s  never (a receiver did not complete)\n", name);
 }
@@ -156,16 +178,17 @@ int sim_result_print(const sim_world *w, const sim_result *r)
            orate, w->o.latency_ms);
     if (w->o.loss > 0) printf(", loss %.4g per chunk", w->o.loss);
     if (w->o.hash_rate) printf(", hashing %.4g MiB/s", (double)w->o.hash_rate / (1 << 20));
+    if (w->o.have_batch_ms > 0) printf(", HAVEs held up to %.3g ms", w->o.have_batch_ms);
+    if (w->o.uplink_first) printf(", uplinks serve the oldest connection first");
+    if (w->o.lead_s > 0) printf(", receivers start %.3g s before the origin", w->o.lead_s);
     printf("\n");
     printf("T* = %.4f s    one by one (N x F / u_origin) = %.4f s\n", r->t_star_s, r->one_by_one_s);
     printf("completion of %u receivers (%u crashed, %u incomplete):\n",
            r->completed + r->incomplete, r->crashed, r->incomplete);
-    line("p50", r->p50_s, r->t_star_s);
-    line("p90", r->p90_s, r->t_star_s);
-    line("p99", r->p99_s, r->t_star_s);
-    line("max", r->max_s, r->t_star_s);
-    if (isfinite(r->max_s))
-        printf("  max is %.5f of the one-by-one time\n", r->max_s / r->one_by_one_s);
+    line("p50", r->p50_s, r->t_star_s, r->one_by_one_s);
+    line("p90", r->p90_s, r->t_star_s, r->one_by_one_s);
+    line("p99", r->p99_s, r->t_star_s, r->one_by_one_s);
+    line("max", r->max_s, r->t_star_s, r->one_by_one_s);
     if (w->o.origin_crash_all && w->hosts[0].crashed)
         printf("origin crashed at %.4f s, once every piece was on a receiver\n",
                (double)(w->origin_crashed_at - SIM_T0) / 1e9);

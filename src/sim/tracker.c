@@ -2,7 +2,8 @@
  * tracker.c — the tracker host: the very sh_tstore (store and selection
  * policy) that `shoal tracker` runs, reached over the simulated network.
  *
- * Every host announces `started` at t = 0, again every interval the
+ * Every host announces `started` when it starts (receivers --lead seconds
+ * before the origin), again every interval the
  * tracker asks for, and `completed` when it finishes. A request reaches the
  * tracker after the latencies of both ends and the answer takes as long to
  * come back; the tracker itself has no bandwidth limit (its messages are a
@@ -27,6 +28,7 @@ int sim_tracker_init(sim_world *w)
         .max_peers_swarm = w->nhosts + 16,
         .max_peers_total = w->nhosts + 16,
         .seed = w->o.seed ^ 0x747261636b6572ull, /* "tracker" */
+        .interval = w->o.interval,
     };
     if (c.max_peers_swarm < 50000) c.max_peers_swarm = 50000;
     if (c.max_peers_total < 1000000) c.max_peers_total = 1000000;

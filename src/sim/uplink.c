@@ -104,6 +104,11 @@ static void schedule_turn(sim_world *w, uint32_t h)
     sim_push(w, sim_max(w->now, x->up_free), EV_TURN, h, 0);
 }
 
+/* Round robin appends at the tail. --uplink first keeps the list sorted by
+ * connection id instead, so the oldest connection with output always goes
+ * next: what shoal's peer driver does under a token bucket, where the rate
+ * timer wakes blocked connections in id order and the first one takes every
+ * token there is (src/io/peerd_conn.c, peerd_conn_unblock). */
 static void rr_add(sim_world *w, uint32_t e)
 {
     sim_end *E = &w->ends[e];
@@ -111,11 +116,23 @@ static void rr_add(sim_world *w, uint32_t e)
     sim_host *x = &w->hosts[E->host];
     E->in_rr = true;
     E->rr_next = SIM_NONE;
-    if (x->rr_tail == SIM_NONE)
+    if (w->o.uplink_first && x->rr_head != SIM_NONE && w->ends[x->rr_head].conn > E->conn) {
+        E->rr_next = x->rr_head;
         x->rr_head = e;
-    else
+    } else if (w->o.uplink_first && x->rr_head != SIM_NONE) {
+        uint32_t prev = x->rr_head;
+        while (w->ends[prev].rr_next != SIM_NONE && w->ends[w->ends[prev].rr_next].conn < E->conn)
+            prev = w->ends[prev].rr_next;
+        E->rr_next = w->ends[prev].rr_next;
+        w->ends[prev].rr_next = e;
+        if (E->rr_next == SIM_NONE) x->rr_tail = e;
+    } else if (x->rr_tail == SIM_NONE) {
+        x->rr_head = e;
+        x->rr_tail = e;
+    } else {
         w->ends[x->rr_tail].rr_next = e;
-    x->rr_tail = e;
+        x->rr_tail = e;
+    }
     schedule_turn(w, E->host);
 }
 
@@ -151,18 +168,65 @@ static void launch(sim_world *w, uint32_t e, uint32_t c, sh_time leave)
     sim_push(w, arrive, w->chunks[c].control ? EV_DELIVER : EV_ARRIVE, E->far_host, c);
 }
 
-/* Sends n protocol bytes from the front of e's output, outside the round robin. */
+/* True if p[0..n) is whole HAVE messages (length 5, id 4) and nothing else. */
+static bool only_haves(const uint8_t *p, uint32_t n)
+{
+    if (n == 0 || n % 9) return false;
+    for (uint32_t i = 0; i < n; i += 9)
+        if (p[i] | p[i + 1] | p[i + 2] || p[i + 3] != 5 || p[i + 4] != 4) return false;
+    return true;
+}
+
+void sim_end_flush(sim_world *w, uint32_t e)
+{
+    sim_end *E = &w->ends[e];
+    uint32_t c = E->batch;
+    if (c == SIM_NONE) return;
+    E->batch = SIM_NONE;
+    launch(w, e, c, w->now);
+}
+
+void sim_on_flush(sim_world *w, uint32_t e)
+{
+    sim_end *E = &w->ends[e];
+    if (E->batch == SIM_NONE || E->batch_at != w->now) return; /* left earlier */
+    if (E->state != SIM_OPEN || w->hosts[E->host].crashed) {
+        chunk_free(w, E->batch);
+        E->batch = SIM_NONE;
+        return;
+    }
+    sim_end_flush(w, e);
+}
+
+/* Appends n bytes to chunk k, charging their uplink time. */
+static bool ride(sim_world *w, sim_end *E, sim_chunk *k, const uint8_t *p, uint32_t n)
+{
+    if (!chunk_append(k, p, n)) return false;
+    k->wire += n;
+    w->hosts[E->host].ctl_debt += sim_xfer(n, w->hosts[E->host].up);
+    return true;
+}
+
+/* Sends n protocol bytes from the front of e's output, outside the round robin.
+ * With --have-batch, HAVEs alone wait for company (an RX-coalescing stand-in
+ * that saves the receiver a read per HAVE); anything else takes them along. */
 static void send_control(sim_world *w, uint32_t e, const uint8_t *p, uint32_t n)
 {
     sim_end *E = &w->ends[e];
     sim_host *x = &w->hosts[E->host];
+    if (E->batch != SIM_NONE) {
+        if (ride(w, E, &w->chunks[E->batch], p, n)) {
+            w->st.batched++;
+            if (!only_haves(p, n)) sim_end_flush(w, e);
+            return;
+        }
+        sim_end_flush(w, e); /* out of memory: send what is held, then go on */
+    }
     if (E->last_chunk != SIM_NONE) { /* data in flight: ride behind it */
         sim_chunk *k = &w->chunks[E->last_chunk];
-        if (chunk_append(k, p, n)) {
-            k->wire += n;
+        if (ride(w, E, k, p, n)) {
             E->inflight += n;
             w->st.piggybacked++;
-            x->ctl_debt += sim_xfer(n, x->up);
             return;
         }
     }
@@ -173,6 +237,12 @@ static void send_control(sim_world *w, uint32_t e, const uint8_t *p, uint32_t n)
     w->st.control_chunks++;
     sh_time dur = sim_xfer(n, x->up);
     x->ctl_debt += dur;
+    if (w->o.have_batch_ms > 0 && only_haves(p, n)) {
+        E->batch = c;
+        E->batch_at = w->now + (sh_time)(w->o.have_batch_ms * 1e6 + 0.5);
+        sim_push(w, E->batch_at, EV_FLUSH, E->host, e);
+        return;
+    }
     launch(w, e, c, w->now + dur);
 }
 
@@ -246,8 +316,10 @@ static bool send_turn(sim_world *w, uint32_t e)
         E->need = (uint32_t)total;
         return false;
     }
+    sim_end_flush(w, e); /* held HAVEs precede the block in the stream */
     uint32_t c = chunk_new(w, e);
     if (c == SIM_NONE) return false;
+    E = &w->ends[e];
     sim_chunk *ck = &w->chunks[c];
     ck->wire = (uint32_t)total;
     for (size_t i = 0; i < k; i++)

@@ -94,7 +94,7 @@ int sim_world_init(sim_world *w, const sim_opts *o)
 {
     memset(w, 0, sizeof *w);
     w->o = *o;
-    w->now = SIM_T0;
+    w->now = SIM_T0 - (sh_time)(o->lead_s * 1e9); /* receivers start; the origin at SIM_T0 */
     w->trace = 0x243f6a8885a308d3ull;
     sh_rng_seed(&w->rng, mix64(o->seed));
     if (o->log_on) w->log = (sh_logger){.fn = log_sink, .ud = w, .level = o->log_level};
@@ -116,7 +116,7 @@ int sim_world_init(sim_world *w, const sim_opts *o)
     rc = sim_tracker_init(w);
     if (rc < 0) return rc;
     for (uint32_t i = 0; i < w->nhosts; i++) {
-        sim_push(w, w->now, EV_ANNOUNCE, i, SH_TEV_STARTED);
+        sim_push(w, i == 0 ? SIM_T0 : w->now, EV_ANNOUNCE, i, SH_TEV_STARTED);
         w->log_host = i;
         sim_drain(w, i);
     }

@@ -90,11 +90,13 @@ def test_small_scenario_text(sim):
     one = float(re.search(r"one by one \(N x F / u_origin\) = ([0-9.]+) s", out).group(1))
     assert one == pytest.approx(20 * 32 / 100)
     for name in ("p50", "p90", "p99", "max"):
-        m = re.search(rf"^  {name} +([0-9.]+) s +([0-9.]+) x T\*$", out, re.M)
+        m = re.search(rf"^  {name} +([0-9.]+) s +([0-9.]+) x T\* +([0-9.]+) x one by one$", out, re.M)
         assert m, f"{name} line missing:\n{out}"
-        secs, ratio = float(m.group(1)), float(m.group(2))
+        secs, ratio, serial = float(m.group(1)), float(m.group(2)), float(m.group(3))
         assert secs >= t_star  # nobody beats the lower bound
         assert ratio == pytest.approx(secs / t_star, rel=1e-3)
+        assert serial == pytest.approx(secs / one, rel=1e-3)
+        assert serial < 1  # the receivers traded: better than one by one
     assert "completion of 20 receivers (0 crashed, 0 incomplete)" in out
     assert re.search(r"origin upload = [0-9.]+ F", out)
     assert re.search(r"trace digest [0-9a-f]{16}", out)
@@ -110,6 +112,10 @@ def test_json_keys_and_values(sim):
     assert d["max_s"] < d["one_by_one_s"]  # the receivers traded: better than one by one
     assert d["origin_upload_bytes"] >= d["size"]  # every byte left the origin at least once
     assert d["events"] > 0 and d["wall_s"] > 0
+    by = d["events_by_type"]
+    assert sum(by.values()) == d["events"]
+    assert by["deliver"] >= by["arrive"] > 0  # every data chunk arrives, then is delivered
+    assert by["syn"] >= by["synack"] > 0
 
 
 def test_one_receiver_is_one_transfer(sim):
@@ -166,6 +172,10 @@ def test_per_host_csv(sim, tmp_path):
     ["--hosts", "2", "--size", "1M", "--rate", "1M", "--bogus"],
     ["--hosts", "2", "--size", "1M", "--rate", "1M", "extra"],
     ["--hosts", "2", "--size", "1T", "--rate", "1M", "--piece-size", "16K"],  # too many pieces
+    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--uplink", "fifo"],
+    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--have-batch", "-1"],
+    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--lead", "1000"],
+    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--interval", "0"],
 ])
 def test_bad_usage_exits_2(sim, args):
     rc, out, err = sim(*args)
@@ -185,3 +195,49 @@ def test_hash_rate_bounds_completion(sim):
     d = run_json(sim, "--hosts", "3", "--size", "32M", "--rate", "100M", "--hash-rate", "8M")
     assert d["max_s"] >= 4.0
     assert d["t_star_s"] == pytest.approx(0.32)
+
+
+def test_model_options_are_deterministic(sim):
+    args = SMALL + ["--uplink", "first", "--have-batch", "2", "--lead", "0.5", "--interval", "5",
+                    "--quantum", "64K", "--seed", "4"]
+    a = run_json(sim, *args)
+    b = run_json(sim, *args)
+    assert a["trace_digest"] == b["trace_digest"]
+    assert a["max_s"] == b["max_s"] and a["events"] == b["events"]
+    assert a["completed"] == 20
+    assert a["uplink"] == "first" and a["have_batch_ms"] == 2 and a["lead_s"] == 0.5
+
+
+def test_have_batch_zero_is_the_default_run(sim):
+    a = run_json(sim, *SMALL)
+    b = run_json(sim, *SMALL, "--have-batch", "0")
+    assert a["trace_digest"] == b["trace_digest"]
+    assert b["batched"] == 0
+
+
+def test_have_batch_holds_haves_and_cuts_reads(sim):
+    a = run_json(sim, *SMALL)
+    b = run_json(sim, *SMALL, "--have-batch", "5")
+    assert b["trace_digest"] != a["trace_digest"]
+    assert b["batched"] > 0
+    assert b["control_chunks"] < a["control_chunks"]  # HAVEs shared a chunk
+    assert b["completed"] == 20
+    assert b["t_star_s"] <= b["p50_s"]
+
+
+def test_uplink_first_changes_the_run(sim):
+    a = run_json(sim, *SMALL)
+    b = run_json(sim, *SMALL, "--uplink", "first")
+    assert a["uplink"] == "rr" and b["uplink"] == "first"
+    assert a["trace_digest"] != b["trace_digest"]
+    assert b["completed"] == 20
+
+
+def test_lead_times_count_from_the_origin(sim):
+    # Receivers that start early only meet each other: nothing can move before
+    # the origin starts, so completion (from the origin's start) is still >= T*.
+    d = run_json(sim, *SMALL, "--lead", "2")
+    assert d["completed"] == 20
+    assert d["t_star_s"] <= d["p50_s"] <= d["max_s"] < 2 + d["t_star_s"]
+    rc, out, err = sim(*SMALL, "--lead", "2")
+    assert "receivers start 2 s before the origin" in out
