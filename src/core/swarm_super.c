@@ -91,11 +91,12 @@ static uint32_t choose(sh_swarm *s, const sh_peer *p)
     return best;
 }
 
-/* Advertises up to super_ahead pieces to a peer being fed. */
-void sw_super_top_up(sh_swarm *s, sh_peer *p, sh_time now)
+/* Advertises up to `window` pieces to a peer being fed. */
+static void top_up(sh_swarm *s, sh_peer *p, uint32_t window, sh_time now)
 {
     if (!p->super || !p->feed || p->dead || p->state != SH_PEER_ACTIVE) return;
-    while (p->nadv < s->super_ahead) {
+    if (window > SH_PEER_ADV_MAX) window = SH_PEER_ADV_MAX;
+    while (p->nadv < window) {
         uint32_t piece = choose(s, p);
         if (piece == UINT32_MAX) return;
         p->adv[p->nadv++] = piece;
@@ -104,6 +105,11 @@ void sw_super_top_up(sh_swarm *s, sh_peer *p, sh_time now)
         sh_wire_put_have(sw_out(s, p, &mark), SH_MSG_HAVE, piece);
         sw_out_done(s, p, mark, now);
     }
+}
+
+void sw_super_top_up(sh_swarm *s, sh_peer *p, sh_time now)
+{
+    top_up(s, p, s->super_ahead, now);
 }
 
 static void stop_feeding(sh_swarm *s, sh_peer *p)
@@ -169,6 +175,13 @@ void sw_super_on_have(sh_swarm *s, sh_peer *p, uint32_t piece, sh_time now)
         if (p->nadv == 0) { /* its batch is done: the next peer's turn */
             stop_feeding(s, p);
             sw_super_pump(s, now);
+        } else if (p->feed && !next_to_feed(s)) {
+            /* Nobody waits for a turn (a fleet of at most SW_SUPER_FEED
+             * peers still lacking pieces): keep a window of twice a batch
+             * open, or its link idles for the HAVE -> advertisement ->
+             * request round trip at the end of every batch (shoal-sim, one
+             * receiver: 1.77 T* instead of 1.06). */
+            top_up(s, p, SH_PEER_ADV_MAX, now);
         }
         return;
     }
