@@ -160,6 +160,35 @@ static void test_super_seed_each_piece_once(void **st)
     hn_torrent_free(&t);
 }
 
+/* A small file (16 pieces of 32 KiB: 1 MiB would be 32 pieces, capped at
+ * 16): the four fed peers' batches together cover it once, 4 pieces each,
+ * never every piece to every fed peer at once. */
+static void test_super_seed_small_file_batches(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, 32 * KIB, 512 * KIB);
+    hn_net *n = hn_net_new(&t, 5);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
+    hn_raw *r[4];
+    got g[4];
+    memset(g, 0, sizeof g);
+    for (int i = 0; i < 4; i++)
+        r[i] = raw_peer(n, s, (uint8_t)(110 + i), 256 * KIB);
+    hn_run_for(n, SH_MS(50));
+    uint32_t count[16] = {0};
+    for (int i = 0; i < 4; i++) {
+        drain(r[i], &g[i]);
+        assert_int_equal(g[i].haves, 4);
+        for (uint32_t k = 0; k < g[i].haves; k++)
+            count[g[i].have[k]]++;
+    }
+    for (int p = 0; p < 16; p++)
+        assert_int_equal(count[p], 1);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
 /* A shoal peer resuming with pieces 0..11 of 16: its bitfield follows the
  * extension handshake, after the first batch went out. Pieces it turns out
  * to hold are replaced, so it is offered all it lacks (12..15). */
@@ -270,6 +299,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_super_seed_each_piece_once),
+        cmocka_unit_test(test_super_seed_small_file_batches),
         cmocka_unit_test(test_super_seed_resuming_peer),
         cmocka_unit_test(test_super_seed_standard_clients),
         cmocka_unit_test(test_fleet_origin_uploads_once),
