@@ -45,6 +45,7 @@
 #define SW_DEPTH_MAX 1000u
 #define SW_QUEUE_SLACK SH_MS(20)      /* queueing we allow at a peer beyond twice its delay */
 #define SW_SERVE_AHEAD (256u * 1024u) /* block bytes moved into an output queue at once */
+#define SW_SERVE_AHEAD_S 0.1            /* with a known link rate: at most this long of it */
 #define SW_MAX_HASHES 512u            /* BEP 52 hash request length we answer */
 
 /* Super-seeding (swarm_super.c). */
@@ -52,7 +53,7 @@
 #define SW_SUPER_FEED 4u                  /* peers fed at once */
 #define SW_SUPER_TURN SH_SEC(30)          /* longest turn of a fed peer */
 #define SW_SUPER_MAX 16u
-#define SW_SUPER_BATCH_S 2.0 /* with a known link rate: a fed peer's batch, in seconds of our upload */
+#define SW_SUPER_BATCH_S 1.0 /* with a known link rate: a fed peer's batch, in seconds of our upload */
 #define SW_SLOT_S 4.0        /* with a known link rate: one piece per slot in about this long */
 #define SW_SLOTS_MIN 2u
 #define SW_SUPER_WAIT SH_SEC(2) /* longest we hold a bitfield for the extension handshake */
@@ -100,7 +101,8 @@ struct sh_swarm {
     uint16_t listen_port;
     char client_name[64];
     uint32_t max_conns, max_half_open, upload_slots, max_block;
-    uint64_t link_rate; /* bytes/s; 0: unknown */
+    uint64_t link_rate;   /* bytes/s; 0: unknown */
+    uint64_t serve_ahead; /* SW_SERVE_AHEAD, or less on a slow link */
     uint32_t rsv; /* SH_RSV_* we advertise */
     sh_wire_limits lim;
     sh_rng rng;

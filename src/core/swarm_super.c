@@ -52,13 +52,15 @@ void sw_super_init(sh_swarm *s, const sh_swarm_config *cfg)
     if (k > cover) k = cover;
     if (k < 2) k = 2;
     if (k > SW_SUPER_MAX) k = SW_SUPER_MAX;
-    /* On a link of known rate a batch is a few seconds of our upload: at
-     * 16 KiB/s four batches of 8 x 32 KiB held the origin's upload for 64 s,
-     * fed peers waited past the snub timeout and turns ended before their
-     * pieces had left (shoal-sim, 100 hosts, 1 MiB: XXX). */
+    /* On a link of known rate a batch is SW_SUPER_BATCH_S of our upload (at
+     * least 2 pieces: with 1 a lone receiver never gets the wider window of
+     * sw_super_on_have and waits a round trip per piece, 2.02 T*): at
+     * 16 KiB/s four batches of 8 x 32 KiB held the origin's upload for
+     * 64 s, fed peers waited past the snub timeout and turns ended before
+     * their pieces had left (docs/scheduling.md §7). */
     if (s->link_rate) {
         double t = (double)s->link_rate * SW_SUPER_BATCH_S / ((double)s->super_feed * (double)plen);
-        if (t < (double)k) k = t < 1.0 ? 1 : (uint64_t)t;
+        if (t < (double)k) k = t < 2.0 ? 2 : (uint64_t)t;
     }
     s->super_ahead = (uint32_t)k;
 }
