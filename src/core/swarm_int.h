@@ -41,6 +41,8 @@
 /* In endgame every block we lack is already requested: a peer takes a
  * duplicate only when its own queue is nearly drained. */
 #define SW_ENDGAME_DEPTH 2u
+#define SW_ENDGAME_S 0.5               /* duplicates once the rest would arrive this soon */
+#define SW_ENDGAME_MIN (64u * 1024u) /* ... or once at most this much is outstanding */
 #define SW_DEPTH_CAP_DEFAULT 250u /* peer sent no reqq */
 #define SW_DEPTH_MAX 1000u
 #define SW_QUEUE_SLACK SH_MS(20)      /* queueing we allow at a peer beyond twice its delay */
