@@ -1235,7 +1235,8 @@ static void test_dial_limits(void **st)
     hn_node *s[5];
     for (int i = 0; i < 5; i++)
         s[i] = hn_node_add(n, &(hn_node_opts){.seed = true, .up_bps = 64 * KIB});
-    hn_node *l = hn_node_add(n, &(hn_node_opts){.cfg = {.max_half_open = 2, .max_conns = 3}});
+    /* we dial up to half of max_conns; the rest is for peers that dial us */
+    hn_node *l = hn_node_add(n, &(hn_node_opts){.cfg = {.max_half_open = 2, .max_conns = 6}});
     for (int i = 0; i < 5; i++)
         hn_knows(n, l, s[i]);
     sh_swarm_stats ls;
@@ -1247,7 +1248,9 @@ static void test_dial_limits(void **st)
     assert_int_equal(ls.peers, 3);
     assert_int_equal(ls.connecting, 0);
     assert_int_equal(hn_connects(l, NULL), 3);
-    /* and incoming connections count against the same limit */
+    /* incoming connections fill the other half, and count against the same limit */
+    for (uint8_t ip = 96; ip < 99; ip++)
+        assert_non_null(hn_raw_open(n, l, ip));
     assert_null(hn_raw_open(n, l, 99));
     assert_true(hn_run(n, node0_complete, l, hn_now(n) + SH_SEC(60)));
     hn_net_free(n);
