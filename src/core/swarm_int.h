@@ -188,6 +188,8 @@ void sw_update_interest(sh_swarm *s, sh_peer *p, sh_time now);
 
 /* swarm_down.c */
 void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now);
+/* p just announced `piece` (its bit is set): keeps an empty pick valid if it stays empty. */
+void sw_note_have(sh_swarm *s, sh_peer *p, uint32_t piece);
 int sw_on_piece(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 void sw_on_reject(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 void sw_on_choked(sh_swarm *s, sh_peer *p, sh_time now);
