@@ -125,6 +125,7 @@ void sh_swarm_free(sh_swarm *s)
     for (size_t i = 0; i < s->npeers; i++)
         sh_peer_free(s->peers[i]);
     free(s->peers);
+    free(s->ids);
     free(s->acts);
     sh_asm_free(&s->pieces);
     sh_picker_free(s->picker);
@@ -185,12 +186,12 @@ sh_peer *sw_find(const sh_swarm *s, sh_conn_id c)
     size_t lo = 0, hi = s->npeers;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s->peers[mid]->id < c)
+        if (s->ids[mid] < c)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < s->npeers && s->peers[lo]->id == c && !s->peers[lo]->dead) return s->peers[lo];
+    if (lo < s->npeers && s->ids[lo] == c && !s->peers[lo]->dead) return s->peers[lo];
     return NULL;
 }
 
@@ -201,6 +202,9 @@ int sw_add_peer_obj(sh_swarm *s, const sh_addr *addr, bool outgoing, sh_time now
         sh_peer **n = realloc(s->peers, ncap * sizeof *n);
         if (!n) return SH_ENOMEM;
         s->peers = n;
+        sh_conn_id *ids = realloc(s->ids, ncap * sizeof *ids);
+        if (!ids) return SH_ENOMEM; /* peers grew alone: harmless, cappeers still fits both */
+        s->ids = ids;
         s->cappeers = ncap;
     }
     sh_peer *p;
@@ -209,6 +213,7 @@ int sw_add_peer_obj(sh_swarm *s, const sh_addr *addr, bool outgoing, sh_time now
     s->next_id++;
     p->hs_deadline = now + SW_HS_TIMEOUT;
     sw_arm(s, p->hs_deadline);
+    s->ids[s->npeers] = p->id;
     s->peers[s->npeers++] = p; /* ids only grow: the array stays sorted */
     *out = p;
     return 0;
@@ -250,10 +255,12 @@ static void sweep(sh_swarm *s)
     s->ndead = 0;
     size_t w = 0;
     for (size_t r = 0; r < s->npeers; r++) {
-        if (s->peers[r]->dead)
+        if (s->peers[r]->dead) {
             sh_peer_free(s->peers[r]);
-        else
+        } else {
+            s->ids[w] = s->ids[r];
             s->peers[w++] = s->peers[r];
+        }
     }
     s->npeers = w;
 }

@@ -103,6 +103,7 @@ struct sh_swarm {
     sh_picker *picker;
 
     sh_peer **peers; /* ascending id; dead ones are swept at the end of each entry point */
+    sh_conn_id *ids; /* ids[i] == peers[i]->id: sw_find searches them without a miss per step */
     size_t npeers, cappeers;
     sh_conn_id next_id;
 
