@@ -148,6 +148,13 @@ static bool startable(const pick_ctx *c, uint32_t piece)
     return c->p->pos[piece] != PK_NONE && c->p->slot[piece] == 0 && wanted(c, piece);
 }
 
+/* startable() for a member of the order (its pos is set), the peer's small
+ * bitfield tested before slot[], whose loads miss the cache. */
+static bool startable_in_order(const pick_ctx *c, uint32_t piece)
+{
+    return wanted(c, piece) && c->p->slot[piece] == 0;
+}
+
 static void emit(pick_ctx *c, pk_part *pt, uint32_t b, uint32_t k, bool dup)
 {
     pk_part_request(c->p, pt, b, k);
@@ -214,7 +221,7 @@ static uint32_t find_rarest(const pick_ctx *c)
     uint32_t budget = p->norder;
     if (c->narrow) budget = 64 + c->narrow->nbits / 64 + c->narrow->count;
     for (uint32_t i = 0; i < p->norder && i < budget; i++)
-        if (startable(c, p->order[i])) return p->order[i];
+        if (startable_in_order(c, p->order[i])) return p->order[i];
     if (budget >= p->norder) return PK_NONE;
     uint32_t best = PK_NONE, it = 0;
     for (uint32_t i = next_cand(c, &it); i != PK_NONE; i = next_cand(c, &it))
