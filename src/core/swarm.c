@@ -15,7 +15,7 @@
 static uint32_t clamp_block(uint32_t b)
 {
     if (b <= SH_WIRE_BLOCK) return SH_WIRE_BLOCK;
-    if (b > SH_WIRE_MAX_MSG / 2) b = SH_WIRE_MAX_MSG / 2; /* a piece message must stay < 1 MiB */
+    if (b > SW_MAX_BLOCK) b = SW_MAX_BLOCK; /* the piece message limit follows (negotiate_block) */
     return b - b % SH_WIRE_BLOCK;                         /* whole blocks: requests are runs */
 }
 

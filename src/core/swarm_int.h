@@ -45,6 +45,7 @@
 #define SW_DEPTH_MAX 1000u
 #define SW_QUEUE_SLACK SH_MS(20)      /* queueing we allow at a peer beyond twice its delay */
 #define SW_SERVE_AHEAD (256u * 1024u) /* block bytes moved into an output queue at once */
+#define SW_MAX_BLOCK (4u << 20)       /* largest shoal_block we accept */
 #define SW_MAX_HASHES 512u            /* BEP 52 hash request length we answer */
 
 /* Super-seeding (swarm_super.c). */
