@@ -60,7 +60,11 @@ typedef struct sh_swarm_config {
     const char *client_name;    /* "v"; NULL: "shoal" */
     uint32_t max_conns;         /* established + connecting; 0 → 50 */
     uint32_t max_half_open;     /* outgoing connects in flight; 0 → 8 */
-    uint32_t upload_slots;      /* peers unchoked at once; 0 → 16 */
+    uint32_t upload_slots;      /* peers unchoked at once; 0 → 16, fewer on a slow link_rate */
+    uint64_t link_rate;         /* our upload capacity in bytes/s (`--upload-limit`, the
+                                   simulator's link); 0: unknown. With it, upload slots and the
+                                   origin's super-seeding batches are sized in time rather
+                                   than bytes (docs/scheduling.md) */
     uint32_t max_block;         /* largest request we accept and advertise (shoal_block);
                                    0 → 16 KiB; peers that are not shoal always get 16 KiB.
                                    Rounded down to whole 16 KiB blocks, at most 4 MiB */

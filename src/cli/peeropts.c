@@ -152,7 +152,7 @@ static int handle(int c, const char *arg, const char *cmd, peer_opts *o)
     case O_DHTBOOT:
         return add_dht_bootstrap(cmd, arg, o);
     case O_DHTPORT: {
-        uint32_t port;
+        uint32_t port = 0;
         int rc = parse_u32(cmd, "--dht-port", arg, 1, 65535, &port);
         o->dht_port = (uint16_t)port;
         return rc;

@@ -41,11 +41,14 @@
 /* In endgame every block we lack is already requested: a peer takes a
  * duplicate only when its own queue is nearly drained. */
 #define SW_ENDGAME_DEPTH 2u
+#define SW_ENDGAME_S 0.5               /* duplicates once the rest would arrive this soon */
+#define SW_ENDGAME_MIN (64u * 1024u) /* ... or once at most this much is outstanding */
 #define SW_DEPTH_CAP_DEFAULT 250u /* peer sent no reqq */
 #define SW_DEPTH_MAX 1000u
 #define SW_QUEUE_SLACK SH_MS(20)      /* queueing we allow at a peer beyond twice its delay */
 #define SW_SERVE_AHEAD (256u * 1024u) /* block bytes moved into an output queue at once */
 #define SW_MAX_BLOCK (4u << 20)       /* largest shoal_block we accept */
+#define SW_SERVE_AHEAD_S 0.1            /* with a known link rate: at most this long of it */
 #define SW_MAX_HASHES 512u            /* BEP 52 hash request length we answer */
 
 /* Super-seeding (swarm_super.c). */
@@ -53,6 +56,9 @@
 #define SW_SUPER_FEED 4u                  /* peers fed at once */
 #define SW_SUPER_TURN SH_SEC(30)          /* longest turn of a fed peer */
 #define SW_SUPER_MAX 16u
+#define SW_SUPER_BATCH_S 1.0 /* with a known link rate: a fed peer's batch, in seconds of our upload */
+#define SW_SLOT_S 4.0        /* with a known link rate: one piece per slot in about this long */
+#define SW_SLOTS_MIN 2u
 #define SW_SUPER_WAIT SH_SEC(2) /* longest we hold a bitfield for the extension handshake */
 
 /* Dialing. */
@@ -98,6 +104,8 @@ struct sh_swarm {
     uint16_t listen_port;
     char client_name[64];
     uint32_t max_conns, max_half_open, upload_slots, max_block;
+    uint64_t link_rate;   /* bytes/s; 0: unknown */
+    uint64_t serve_ahead; /* SW_SERVE_AHEAD, or less on a slow link */
     uint32_t rsv; /* SH_RSV_* we advertise */
     sh_wire_limits lim;
     sh_rng rng;
@@ -141,7 +149,9 @@ struct sh_swarm {
     struct sw_x *x;   /* extended protocols: PEX, metadata, layer fetching (swarm_ext.h) */
 
     uint32_t *adv_count;  /* super-seeding: per piece, peers it was advertised to; NULL: off */
+    uint32_t *adv_out;    /* per piece, advertisements the peer has not answered with a HAVE */
     uint32_t super_ahead; /* advertised pieces in one peer's batch */
+    uint32_t super_feed;  /* peers fed at once */
     uint32_t feeding;     /* super peers being fed */
     bool super_pump;      /* a fed peer left: feed another at the end of the entry point */
     uint32_t norigins;    /* live peers that super-seed us (peer.origin) */

@@ -36,24 +36,41 @@ void sw_super_init(sh_swarm *s, const sh_swarm_config *cfg)
 {
     if (cfg->no_super_seed || !sw_complete(s)) return;
     s->adv_count = calloc(s->mi->num_pieces, sizeof *s->adv_count);
-    if (!s->adv_count) return; /* out of memory: a plain seed */
+    s->adv_out = calloc(s->mi->num_pieces, sizeof *s->adv_out);
+    if (!s->adv_count || !s->adv_out) { /* out of memory: a plain seed */
+        sw_super_free(s);
+        return;
+    }
     uint64_t plen = s->mi->piece_length;
     uint64_t k = (SW_SUPER_AHEAD_BYTES + plen - 1) / plen;
     /* The fed peers' batches together cover the file at most once: with
      * few pieces (1 MiB in 32 KiB pieces, bench/swarm N = 1000) four
      * batches of 16 advertised every piece twice at once, and the origin
      * sent 2.5 F. */
-    uint64_t cover = s->mi->num_pieces / SW_SUPER_FEED;
+    s->super_feed = SW_SUPER_FEED < s->upload_slots ? SW_SUPER_FEED : s->upload_slots;
+    uint64_t cover = s->mi->num_pieces / s->super_feed;
     if (k > cover) k = cover;
     if (k < 2) k = 2;
     if (k > SW_SUPER_MAX) k = SW_SUPER_MAX;
+    /* On a link of known rate a batch is SW_SUPER_BATCH_S of our upload (at
+     * least 2 pieces: with 1 a lone receiver never gets the wider window of
+     * sw_super_on_have and waits a round trip per piece, 2.02 T*): at
+     * 16 KiB/s four batches of 8 x 32 KiB held the origin's upload for
+     * 64 s, fed peers waited past the snub timeout and turns ended before
+     * their pieces had left (docs/scheduling.md §7). */
+    if (s->link_rate) {
+        double t = (double)s->link_rate * SW_SUPER_BATCH_S / ((double)s->super_feed * (double)plen);
+        if (t < (double)k) k = t < 2.0 ? 2 : (uint64_t)t;
+    }
     s->super_ahead = (uint32_t)k;
 }
 
 void sw_super_free(sh_swarm *s)
 {
     free(s->adv_count);
+    free(s->adv_out);
     s->adv_count = NULL;
+    s->adv_out = NULL;
 }
 
 bool sw_super_hold(const sh_swarm *s, const sh_peer *p)
@@ -70,8 +87,33 @@ static uint64_t piece_key(const sh_swarm *s, uint32_t i)
 {
     uint64_t av = sh_picker_availability(s->picker, i);
     if (av > 0xffffffu) av = 0xffffffu;
-    uint64_t pending = s->adv_count[i] > 0 && av == 0;
+    uint64_t pending = s->adv_out[i] > 0 && av == 0;
     return ((uint64_t)s->adv_count[i] << 32) | (pending << 31) | av;
+}
+
+/* Advertised, and on its way to its first holder (or stalled there): a
+ * second copy now would take the origin's upload from pieces that have
+ * never left it, and while u_origin is the fleet's bottleneck every such
+ * duplicate delays every host (shoal-sim, 100 hosts, 1 MiB at 16 KiB/s:
+ * the origin sent 3.2 F and the fleet finished at 2.7 T*). */
+static bool pending(const sh_swarm *s, uint32_t i)
+{
+    return s->adv_out[i] > 0 && sh_picker_availability(s->picker, i) == 0;
+}
+
+static void adv_add(sh_swarm *s, sh_peer *p, uint32_t piece)
+{
+    p->adv[p->nadv++] = piece;
+    s->adv_count[piece]++;
+    s->adv_out[piece]++;
+}
+
+/* The peer's j-th advertisement is answered (or void). */
+static void adv_drop(sh_swarm *s, sh_peer *p, uint32_t j)
+{
+    uint32_t piece = p->adv[j];
+    if (s->adv_out[piece]) s->adv_out[piece]--;
+    p->adv[j] = p->adv[--p->nadv];
 }
 
 /* The piece p lacks and was not told about with the smallest key (ties
@@ -85,7 +127,7 @@ static uint32_t choose(sh_swarm *s, const sh_peer *p)
         uint32_t i = start + k < n ? start + k : start + k - n;
         if (sh_bitfield_get(&p->have, i)) continue;
         uint64_t key = piece_key(s, i);
-        if (key >= best_key) continue;
+        if (key >= best_key || pending(s, i)) continue;
         bool told = false;
         for (uint32_t j = 0; j < p->nadv && !told; j++)
             told = p->adv[j] == i;
@@ -105,8 +147,7 @@ static void top_up(sh_swarm *s, sh_peer *p, uint32_t window, sh_time now)
     while (p->nadv < window) {
         uint32_t piece = choose(s, p);
         if (piece == UINT32_MAX) return;
-        p->adv[p->nadv++] = piece;
-        s->adv_count[piece]++;
+        adv_add(s, p, piece);
         size_t mark;
         sh_wire_put_have(sw_out(s, p, &mark), SH_MSG_HAVE, piece);
         sw_out_done(s, p, mark, now);
@@ -149,7 +190,7 @@ void sw_super_pump(sh_swarm *s, sh_time now)
 {
     if (!s->adv_count) return;
     uint32_t tries = 0;
-    while (s->feeding < SW_SUPER_FEED && tries++ < 4 * SW_SUPER_FEED) {
+    while (s->feeding < s->super_feed && tries++ < 4 * s->super_feed) {
         sh_peer *p = next_to_feed(s);
         if (!p) return;
         p->feed = true;
@@ -164,9 +205,11 @@ void sw_super_release(sh_swarm *s, sh_peer *p)
 {
     p->held_bits = false;
     if (!p->super) return;
-    for (uint32_t j = 0; j < p->nadv; j++)
-        if (s->adv_count[p->adv[j]]) s->adv_count[p->adv[j]]--;
-    p->nadv = 0;
+    while (p->nadv) {
+        uint32_t piece = p->adv[p->nadv - 1];
+        if (s->adv_count[piece]) s->adv_count[piece]--;
+        adv_drop(s, p, p->nadv - 1);
+    }
     p->super = false;
     stop_feeding(s, p);
     s->super_pump = true;
@@ -177,7 +220,7 @@ void sw_super_on_have(sh_swarm *s, sh_peer *p, uint32_t piece, sh_time now)
     if (!p->super) return;
     for (uint32_t j = 0; j < p->nadv; j++) {
         if (p->adv[j] != piece) continue;
-        p->adv[j] = p->adv[--p->nadv];
+        adv_drop(s, p, j);
         if (p->nadv == 0) { /* its batch is done: the next peer's turn */
             stop_feeding(s, p);
             sw_super_pump(s, now);
@@ -202,7 +245,7 @@ void sw_super_on_bits(sh_swarm *s, sh_peer *p, sh_time now)
     if (!p->super) return;
     for (uint32_t j = 0; j < p->nadv;) {
         if (p->seed || sh_bitfield_get(&p->have, p->adv[j]))
-            p->adv[j] = p->adv[--p->nadv];
+            adv_drop(s, p, j);
         else
             j++;
     }
@@ -215,11 +258,21 @@ void sw_super_on_bits(sh_swarm *s, sh_peer *p, sh_time now)
 }
 
 /* A turn lasts at most SW_SUPER_TURN: a fed peer that stalls (or never
- * requests its pieces) must not hold a feeding place for ever. Its pending
- * advertisements stay valid. */
+ * requests its pieces) must not hold a feeding place for ever. What it was
+ * told about and nobody of ours holds yet is advertised again elsewhere
+ * (pending pieces are otherwise never offered twice); the peer may still
+ * request it, and is served. */
 void sw_super_timer(sh_swarm *s, sh_peer *p, sh_time now)
 {
     if (!p->feed || now < p->fed_at + SW_SUPER_TURN) return;
+    for (uint32_t j = 0; j < p->nadv;) {
+        if (!pending(s, p->adv[j])) {
+            j++;
+            continue;
+        }
+        if (s->adv_count[p->adv[j]]) s->adv_count[p->adv[j]]--;
+        adv_drop(s, p, j);
+    }
     stop_feeding(s, p);
     s->super_pump = true;
 }

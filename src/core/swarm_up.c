@@ -9,7 +9,7 @@
  * extension every request gets exactly one piece or one reject, including
  * after a cancel or a choke (INTEROP.md §4.4).
  *
- * Accepted requests wait in the peer's FIFO; only SW_SERVE_AHEAD bytes of
+ * Accepted requests wait in the peer's FIFO; only serve_ahead bytes of
  * payload at a time move into its output queue, so a choke can still
  * reject what has not started and memory stays bounded.
  */
@@ -70,7 +70,7 @@ void sw_serve(sh_swarm *s, sh_peer *p, sh_time now)
 {
     if (p->dead || p->state != SH_PEER_ACTIVE) return;
     bool wrote = false;
-    while (p->ninq && p->out.block_bytes < SW_SERVE_AHEAD && !p->out.err) {
+    while (p->ninq && p->out.block_bytes < s->serve_ahead && !p->out.err) {
         sh_inreq r = *sh_peer_inq_front(p);
         sh_peer_inq_pop(p);
         size_t mark;

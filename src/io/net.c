@@ -160,7 +160,7 @@ static int bound_socket(const sh_addr *a, int type, bool reuse, int *out, sh_err
 int sh_net_listen(const sh_addr *bind_addr, int backlog, int *fd, sh_addr *bound, sh_errinfo *ei)
 {
     const sh_addr *a = bind_addr && bind_addr->family ? bind_addr : &any4;
-    int s, rc = bound_socket(a, SOCK_STREAM, true, &s, ei);
+    int s = -1, rc = bound_socket(a, SOCK_STREAM, true, &s, ei);
     if (rc) return rc;
     if (listen(s, backlog > 0 ? backlog : SH_NET_BACKLOG) < 0) {
         int e = errno;
@@ -207,7 +207,7 @@ int sh_net_connect(const sh_addr *remote, const sh_addr *source, int *fd, sh_err
     socklen_t len;
     if (sh_net_to_sockaddr(remote, &ss, &len))
         return sh_errinfo_set(ei, SH_EINVAL, 0, "bad address family %u", remote->family);
-    int s, rc;
+    int s = -1, rc; /* set on every path that reaches connect(); gcc -O3 cannot tell */
     if (source && !sh_net_is_any(source) && source->family == remote->family) {
         sh_addr src = *source;
         src.port = 0;
@@ -243,7 +243,7 @@ int sh_net_connect_result(int fd, sh_errinfo *ei)
 int sh_net_udp_bind(const sh_addr *bind_addr, int *fd, sh_addr *bound, sh_errinfo *ei)
 {
     const sh_addr *a = bind_addr && bind_addr->family ? bind_addr : &any4;
-    int s, rc = bound_socket(a, SOCK_DGRAM, false, &s, ei);
+    int s = -1, rc = bound_socket(a, SOCK_DGRAM, false, &s, ei);
     if (rc) return rc;
     sh_addr b;
     rc = sh_net_local_addr(s, &b);

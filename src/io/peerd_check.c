@@ -52,6 +52,7 @@ static int create_swarm(sh_peerd *p)
     sc.listen_port = p->listen.port;
     sc.client_name = "shoal/" SHOAL_VERSION;
     sc.max_conns = p->cfg.max_conns;
+    sc.link_rate = p->cfg.upload_limit;
     sc.max_block = PEERD_MAX_BLOCK;
     sc.rng_seed = p->rng_seed;
     sc.log = p->log;

@@ -102,6 +102,7 @@ struct sh_peerd {
     sh_addr listen;
     connmap conns;
     idvec dirty, dirty_swap;
+    size_t unblock_next; /* where the next rate wake-up starts (peerd_conn_unblock) */
     uint8_t *rbuf;
 
     /* timers */

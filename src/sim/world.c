@@ -79,6 +79,7 @@ static int host_init(sim_world *w, uint32_t i)
         .client_name = "shoal-sim",
         .max_conns = w->o.max_conns,
         .upload_slots = w->o.upload_slots,
+        .link_rate = x->up,
         .max_block = w->o.block,
         .rng_seed = mix64(w->o.seed ^ mix64(i)),
         .log = w->log,

@@ -40,7 +40,7 @@ static int teardown(void **st)
 
 static const char *at(const char *rel)
 {
-    static char path[4][512];
+    static char path[4][1024];
     static int k;
     k = (k + 1) % 4;
     snprintf(path[k], sizeof path[k], "%s/%s", root, rel);

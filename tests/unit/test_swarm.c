@@ -896,6 +896,50 @@ static void test_endgame_cancels(void **st)
     hn_torrent_free(&t);
 }
 
+/* Endgame duplicates wait while what is outstanding is on track: three
+ * peers hold all twelve blocks (192 KiB, over SW_ENDGAME_MIN) and a fourth
+ * peer that unchokes us gets no request; once only three blocks (48 KiB)
+ * are left, duplicates go out to the peers about to run dry. */
+static void test_endgame_waits_while_on_track(void **st)
+{
+    (void)st;
+    static const uint64_t f[] = {192 * KIB};
+    hn_torrent t;
+    make(&t, SH_META_V1, 16 * KIB, f, 1);
+    hn_net *n = hn_net_new(&t, 1);
+    hn_node *l = hn_node_add(n, &(hn_node_opts){0});
+    hn_raw *r[3];
+    rx x[3];
+    memset(x, 0, sizeof x);
+    for (int i = 0; i < 3; i++) {
+        r[i] = raw_peer_has(n, l, (uint8_t)(90 + i), SH_RSV_FAST, true);
+        send_one(r[i], SH_MSG_UNCHOKE);
+        hn_run_for(n, SH_MS(10));
+        rx_drain(r[i], &x[i]);
+        assert_int_equal(x[i].nreq, 4);
+    }
+    hn_raw *late = raw_peer_has(n, l, 93, SH_RSV_FAST, true);
+    send_one(late, SH_MSG_UNCHOKE);
+    hn_run_for(n, SH_MS(50));
+    rx xl = {0};
+    rx_drain(late, &xl);
+    assert_int_equal(xl.nreq, 0);
+    for (int i = 0; i < 3; i++)
+        for (uint32_t k = 0; k < 3; k++)
+            serve_block(r[i], &t, x[i].req_piece[k], x[i].req_off[k], SH_WIRE_BLOCK);
+    hn_run_for(n, SH_MS(50));
+    uint32_t dups = 0;
+    rx_drain(late, &xl);
+    dups += xl.nreq;
+    for (int i = 0; i < 3; i++) {
+        rx_drain(r[i], &x[i]);
+        dups += x[i].nreq - 4;
+    }
+    assert_true(dups >= 2 && dups <= 3);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
 /* When complete, peers learn it from a second extension handshake. */
 static void test_upload_only_advertised(void **st)
 {
@@ -1427,6 +1471,7 @@ int main(void)
         cmocka_unit_test(test_fast_cancel_and_choke),
         cmocka_unit_test(test_choke_voids_requests),
         cmocka_unit_test(test_endgame_cancels),
+        cmocka_unit_test(test_endgame_waits_while_on_track),
         cmocka_unit_test(test_upload_only_advertised),
         cmocka_unit_test(test_shared_piece_strikes),
         cmocka_unit_test(test_snubbed_peer),

@@ -255,6 +255,168 @@ static void test_super_seed_standard_clients(void **st)
     hn_torrent_free(&t);
 }
 
+/* A piece on its way to its first holder is never advertised twice. Four
+ * shoal peers hold all 16 pieces' advertisements (4 each); nobody waits for
+ * a turn, so each HAVE tops the reporter's window up. The first report
+ * brings nothing new: every piece it lacks is still pending elsewhere. The
+ * second reporter is offered exactly the one piece that has arrived. */
+static void test_super_seed_pending_not_twice(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, 256 * KIB, 4 * MIB);
+    hn_net *n = hn_net_new(&t, 11);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true});
+    hn_raw *r[4];
+    got g[4];
+    memset(g, 0, sizeof g);
+    for (int i = 0; i < 4; i++)
+        r[i] = raw_peer(n, s, (uint8_t)(130 + i), 256 * KIB);
+    hn_run_for(n, SH_MS(50));
+    for (int i = 0; i < 4; i++) {
+        drain(r[i], &g[i]);
+        assert_int_equal(g[i].haves, 4);
+    }
+    got one = {.haves = 1, .have = {g[0].have[0]}};
+    send_haves(r[0], &one);
+    hn_run_for(n, SH_MS(50));
+    got a = {0};
+    drain(r[0], &a);
+    assert_int_equal(a.haves, 0);
+    got other = {.haves = 1, .have = {g[1].have[0]}};
+    send_haves(r[1], &other);
+    hn_run_for(n, SH_MS(50));
+    got b = {0};
+    drain(r[1], &b);
+    assert_int_equal(b.haves, 1);
+    assert_int_equal(b.have[0], g[0].have[0]);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+/* On a link of known rate a batch is SW_SUPER_BATCH_S (1 s) of upload, at
+ * least 2 pieces: 512 KiB/s and 256 KiB pieces give 8 slots, 4 fed peers,
+ * 128 KiB each, so 2 pieces (an unknown rate: four each, as in
+ * test_super_seed_each_piece_once). */
+static void test_super_seed_batch_sized_in_time(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, 256 * KIB, 4 * MIB);
+    hn_net *n = hn_net_new(&t, 12);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true, .cfg = {.link_rate = 512 * KIB}});
+    hn_raw *r[5];
+    got g[5];
+    memset(g, 0, sizeof g);
+    uint32_t fed = 0;
+    for (int i = 0; i < 5; i++)
+        r[i] = raw_peer(n, s, (uint8_t)(140 + i), 256 * KIB);
+    hn_run_for(n, SH_MS(50));
+    for (int i = 0; i < 5; i++) {
+        drain(r[i], &g[i]);
+        assert_true(g[i].haves == 0 || g[i].haves == 2);
+        fed += g[i].haves == 2;
+    }
+    assert_int_equal(fed, 4);
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+/* Upload slots follow a known link rate: a piece per slot in about 4 s.
+ * 16 KiB/s and 32 KiB pieces: 2 slots (at least 2), so of four interested
+ * peers two are unchoked; unknown rate: 16 slots, all four. */
+static uint32_t unchoked_of_four(uint64_t link_rate)
+{
+    hn_torrent t;
+    make(&t, 32 * KIB, 1 * MIB);
+    hn_net *n = hn_net_new(&t, 13);
+    hn_node *s = hn_node_add(
+        n, &(hn_node_opts){.seed = true, .cfg = {.link_rate = link_rate, .no_super_seed = true}});
+    hn_raw *r[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = raw_peer(n, s, (uint8_t)(150 + i), 0);
+        sh_bbuf b;
+        sh_bbuf_init(&b);
+        sh_wire_put_simple(&b, SH_MSG_INTERESTED);
+        send_buf(r[i], &b);
+    }
+    hn_run_for(n, SH_MS(100));
+    uint32_t unchoked = 0;
+    for (int i = 0; i < 4; i++) {
+        bool is_hs, un = false;
+        sh_handshake hs;
+        sh_msg m;
+        while (hn_raw_next(r[i], &is_hs, &hs, &m) == 1)
+            if (!is_hs && (m.id == SH_MSG_UNCHOKE || m.id == SH_MSG_CHOKE)) un = m.id == SH_MSG_UNCHOKE;
+        unchoked += un;
+    }
+    hn_net_free(n);
+    hn_torrent_free(&t);
+    return unchoked;
+}
+
+static void test_slots_sized_to_link(void **st)
+{
+    (void)st;
+    assert_int_equal(unchoked_of_four(16 * KIB), 2);
+    assert_int_equal(unchoked_of_four(0), 4);
+}
+
+/* What a slow seed has moved into a peer's output queue goes out even if
+ * cancelled; with a known link rate that is one request (0.1 s of the
+ * link), so cancels of the other three get rejects instead of 48 KiB of
+ * unwanted blocks. At 16 KiB/s without link_rate all four were queued at
+ * once (256 KiB of room) and all four arrived. */
+static void cancels_on_slow_link(uint64_t link_rate, uint32_t *pieces, uint32_t *rejects)
+{
+    hn_torrent t;
+    make(&t, 64 * KIB, 1 * MIB);
+    hn_net *n = hn_net_new(&t, 14);
+    hn_node *s = hn_node_add(n, &(hn_node_opts){
+                                    .seed = true,
+                                    .up_bps = 16 * KIB,
+                                    .cfg = {.link_rate = link_rate, .no_super_seed = true}});
+    hn_raw *r = raw_peer(n, s, 160, 0);
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_simple(&b, SH_MSG_INTERESTED);
+    send_buf(r, &b);
+    hn_run_for(n, SH_MS(100));
+    sh_bbuf_init(&b);
+    for (uint32_t k = 0; k < 4; k++)
+        sh_wire_put_request(&b, SH_MSG_REQUEST, 0, k * 16 * (uint32_t)KIB, 16 * KIB);
+    send_buf(r, &b);
+    hn_run_for(n, SH_MS(100));
+    sh_bbuf_init(&b);
+    for (uint32_t k = 1; k < 4; k++)
+        sh_wire_put_request(&b, SH_MSG_CANCEL, 0, k * 16 * (uint32_t)KIB, 16 * KIB);
+    send_buf(r, &b);
+    hn_run_for(n, SH_SEC(8));
+    *pieces = *rejects = 0;
+    bool is_hs;
+    sh_handshake hs;
+    sh_msg m;
+    while (hn_raw_next(r, &is_hs, &hs, &m) == 1) {
+        if (is_hs) continue;
+        *pieces += m.id == SH_MSG_PIECE;
+        *rejects += m.id == SH_MSG_REJECT;
+    }
+    hn_net_free(n);
+    hn_torrent_free(&t);
+}
+
+static void test_serve_ahead_sized_to_link(void **st)
+{
+    (void)st;
+    uint32_t pieces, rejects;
+    cancels_on_slow_link(16 * KIB, &pieces, &rejects);
+    assert_int_equal(pieces, 1);
+    assert_int_equal(rejects, 3);
+    cancels_on_slow_link(0, &pieces, &rejects);
+    assert_int_equal(pieces, 4);
+    assert_int_equal(rejects, 0);
+}
+
 /* Origin + 8 shoal leechers that all know each other: everyone completes
  * with correct content, and the origin uploads little more than one copy
  * (a plain seed, no_super_seed, uploads far more in the same network). */
@@ -302,6 +464,10 @@ int main(void)
         cmocka_unit_test(test_super_seed_small_file_batches),
         cmocka_unit_test(test_super_seed_resuming_peer),
         cmocka_unit_test(test_super_seed_standard_clients),
+        cmocka_unit_test(test_super_seed_pending_not_twice),
+        cmocka_unit_test(test_super_seed_batch_sized_in_time),
+        cmocka_unit_test(test_slots_sized_to_link),
+        cmocka_unit_test(test_serve_ahead_sized_to_link),
         cmocka_unit_test(test_fleet_origin_uploads_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
