@@ -88,6 +88,26 @@ bool sh_picker_interesting(const sh_picker *p, const sh_bitfield *peer_bits);
 size_t sh_picker_pick(sh_picker *p, const sh_bitfield *peer_bits, const sh_bitfield *allowed,
                       uint32_t max_blocks, uint32_t max_run, sh_pick *out, size_t max_out);
 
+/*
+ * Skipping picks that would find nothing (most do: every HAVE and every
+ * verified piece asks each peer again). The picker logs every change that
+ * could let a pick that found nothing find something: a block of a piece
+ * became free or less requested, a piece became startable again (such
+ * changes name the piece), the limit on pieces in progress was left, endgame
+ * began (those concern every peer). A caller that got 0 from a pick notes
+ * sh_picker_version(); while sh_picker_still_empty(since that version, the
+ * peer's current bits) holds, the same pick would return 0 again and change
+ * nothing, so it may skip it. The version is 0 while a pick may draw random
+ * numbers even when it finds nothing (the first random_first pieces): then
+ * nothing may be skipped.
+ */
+uint64_t sh_picker_version(const sh_picker *p);
+bool sh_picker_still_empty(const sh_picker *p, uint64_t since, const sh_bitfield *peer_bits);
+/* True if a peer that gains this piece still has nothing a pick would take
+ * from it, when a pick found nothing before (we have the piece, or it is in
+ * progress with no free block before endgame, or no new piece may start). */
+bool sh_picker_quiet(const sh_picker *p, uint32_t piece);
+
 /* A request was cancelled, rejected, timed out, or its peer left. */
 void sh_picker_unrequest(sh_picker *p, uint32_t piece, uint32_t block);
 

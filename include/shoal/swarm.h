@@ -67,7 +67,7 @@ typedef struct sh_swarm_config {
                                    than bytes (docs/scheduling.md) */
     uint32_t max_block;         /* largest request we accept and advertise (shoal_block);
                                    0 → 16 KiB; peers that are not shoal always get 16 KiB.
-                                   Rounded down to whole 16 KiB blocks, at most 512 KiB */
+                                   Rounded down to whole 16 KiB blocks, at most 4 MiB */
     uint32_t max_partial;       /* pieces being assembled at once; 0 → the larger of
                                    64 MiB / piece and min(64, 256 MiB / piece), at least 8 */
     uint64_t rng_seed;

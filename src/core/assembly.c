@@ -56,6 +56,7 @@ void sh_asm_free(sh_assembly *a)
         piece_free(a, a->v[i]);
     spares_free(a);
     free(a->v);
+    free(a->keys);
     memset(a, 0, sizeof *a);
 }
 
@@ -65,7 +66,7 @@ static size_t lower_bound(const sh_assembly *a, uint32_t piece)
     size_t lo = 0, hi = a->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (a->v[mid]->piece < piece)
+        if (a->keys[mid] < piece)
             lo = mid + 1;
         else
             hi = mid;
@@ -76,7 +77,7 @@ static size_t lower_bound(const sh_assembly *a, uint32_t piece)
 sh_asm_piece *sh_asm_find(const sh_assembly *a, uint32_t piece)
 {
     size_t i = lower_bound(a, piece);
-    return i < a->n && a->v[i]->piece == piece ? a->v[i] : NULL;
+    return i < a->n && a->keys[i] == piece ? a->v[i] : NULL;
 }
 
 static int reserve(sh_assembly *a)
@@ -86,6 +87,9 @@ static int reserve(sh_assembly *a)
     sh_asm_piece **nv = realloc(a->v, ncap * sizeof *nv);
     if (!nv) return SH_ENOMEM;
     a->v = nv;
+    uint32_t *nk = realloc(a->keys, ncap * sizeof *nk);
+    if (!nk) return SH_ENOMEM; /* v grew alone: harmless, cap still fits both */
+    a->keys = nk;
     a->cap = ncap;
     return 0;
 }
@@ -93,7 +97,7 @@ static int reserve(sh_assembly *a)
 sh_asm_piece *sh_asm_get(sh_assembly *a, uint32_t piece, uint32_t len)
 {
     size_t i = lower_bound(a, piece);
-    if (i < a->n && a->v[i]->piece == piece) return a->v[i];
+    if (i < a->n && a->keys[i] == piece) return a->v[i];
     if (len == 0 || reserve(a) < 0) return NULL;
     sh_asm_piece *p = calloc(1, sizeof *p);
     if (!p) return NULL;
@@ -105,7 +109,9 @@ sh_asm_piece *sh_asm_get(sh_assembly *a, uint32_t piece, uint32_t len)
     p->piece = piece;
     p->len = len;
     memmove(a->v + i + 1, a->v + i, (a->n - i) * sizeof *a->v);
+    memmove(a->keys + i + 1, a->keys + i, (a->n - i) * sizeof *a->keys);
     a->v[i] = p;
+    a->keys[i] = piece;
     a->n++;
     return p;
 }
@@ -131,9 +137,10 @@ int sh_asm_write(sh_asm_piece *p, uint32_t offset, const uint8_t *data, size_t l
 void sh_asm_drop(sh_assembly *a, uint32_t piece)
 {
     size_t i = lower_bound(a, piece);
-    if (i >= a->n || a->v[i]->piece != piece) return;
+    if (i >= a->n || a->keys[i] != piece) return;
     piece_free(a, a->v[i]);
     memmove(a->v + i, a->v + i + 1, (a->n - i - 1) * sizeof *a->v);
+    memmove(a->keys + i, a->keys + i + 1, (a->n - i - 1) * sizeof *a->keys);
     a->n--;
     /* Nothing in progress (done, or idle): spares would only hold memory. */
     if (a->n == 0) spares_free(a);

@@ -43,6 +43,7 @@ typedef struct sh_asm_spare {
 
 typedef struct sh_assembly {
     sh_asm_piece **v; /* sorted by piece */
+    uint32_t *keys;   /* keys[i] == v[i]->piece: searched without a miss per step */
     size_t n, cap;
     sh_asm_spare spare[SH_ASM_SPARE]; /* buffers of dropped pieces */
     uint32_t nspare;

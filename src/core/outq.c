@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SPARE_MAX 4096u /* larger sent buffers are freed, not kept */
+
 void sh_outq_init(sh_outq *q)
 {
     memset(q, 0, sizeof *q);
@@ -17,6 +19,7 @@ void sh_outq_free(sh_outq *q)
 {
     for (size_t i = 0; i < q->count; i++)
         sh_bbuf_free(&q->items[q->head + i].bytes);
+    sh_bbuf_free(&q->spare);
     free(q->items);
     memset(q, 0, sizeof *q);
 }
@@ -55,7 +58,8 @@ sh_bbuf *sh_outq_tail(sh_outq *q, size_t *len_before)
         it = push(q);
         if (!it) return NULL;
         it->kind = SH_SEG_BYTES;
-        sh_bbuf_init(&it->bytes);
+        it->bytes = q->spare; /* empty, or a reused small buffer */
+        sh_bbuf_init(&q->spare);
     }
     *len_before = it->bytes.len;
     return &it->bytes;
@@ -120,9 +124,13 @@ static size_t item_len(const sh_outq_item *it)
 static void pop_front(sh_outq *q)
 {
     sh_outq_item *it = &q->items[q->head];
-    if (it->kind == SH_SEG_BYTES)
+    if (it->kind == SH_SEG_BYTES && !q->spare.data && it->bytes.cap <= SPARE_MAX) {
+        q->spare = it->bytes;
+        q->spare.len = 0;
+        q->spare.err = 0;
+    } else if (it->kind == SH_SEG_BYTES) {
         sh_bbuf_free(&it->bytes);
-    else
+    } else
         q->blocks--;
     q->head++;
     q->count--;

@@ -30,6 +30,8 @@ typedef struct sh_outq {
     uint64_t block_bytes;    /* pending payload bytes */
     uint32_t blocks;         /* block items pending (a partly sent one included) */
     int err;                 /* sticky SH_ENOMEM */
+    sh_bbuf spare;           /* a sent run's small buffer, reused by the next run: most
+                                runs are one HAVE or request, a malloc and free each */
 } sh_outq;
 
 void sh_outq_init(sh_outq *q);

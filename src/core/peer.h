@@ -83,6 +83,11 @@ typedef struct sh_peer {
     bool slow_start;
     bool snubbed;
     sh_time req_clock; /* last block, or when requests began to be outstanding */
+    /* The last pick for it found nothing, at this picker version (0: no such
+     * pick), with these bits (its bits only grow: counts tell a change). */
+    uint64_t nopick_ver;
+    uint32_t nopick_have, nopick_allowed;
+    bool nopick_seed;
 
     /* its requests to us, oldest first */
     sh_inreq *inq;

@@ -91,6 +91,7 @@ void sh_picker_set_have(sh_picker *p, uint32_t piece)
     sh_bitfield_set(&p->have, piece);
     pk_avail_remove(p, piece);
     pk_part_drop(p, piece);
+    if (sh_picker_endgame(p)) pk_changed(p, PK_NONE); /* it may just have begun */
 }
 
 bool sh_picker_have(const sh_picker *p, uint32_t piece)
@@ -145,6 +146,13 @@ static bool wanted(const pick_ctx *c, uint32_t piece)
 static bool startable(const pick_ctx *c, uint32_t piece)
 {
     return c->p->pos[piece] != PK_NONE && c->p->slot[piece] == 0 && wanted(c, piece);
+}
+
+/* startable() for a member of the order (its pos is set), the peer's small
+ * bitfield tested before slot[], whose loads miss the cache. */
+static bool startable_in_order(const pick_ctx *c, uint32_t piece)
+{
+    return wanted(c, piece) && c->p->slot[piece] == 0;
 }
 
 static void emit(pick_ctx *c, pk_part *pt, uint32_t b, uint32_t k, bool dup)
@@ -213,7 +221,7 @@ static uint32_t find_rarest(const pick_ctx *c)
     uint32_t budget = p->norder;
     if (c->narrow) budget = 64 + c->narrow->nbits / 64 + c->narrow->count;
     for (uint32_t i = 0; i < p->norder && i < budget; i++)
-        if (startable(c, p->order[i])) return p->order[i];
+        if (startable_in_order(c, p->order[i])) return p->order[i];
     if (budget >= p->norder) return PK_NONE;
     uint32_t best = PK_NONE, it = 0;
     for (uint32_t i = next_cand(c, &it); i != PK_NONE; i = next_cand(c, &it))
@@ -331,6 +339,7 @@ void sh_picker_unrequest(sh_picker *p, uint32_t piece, uint32_t block)
     pk_part *pt;
     uint8_t *st = block_state(p, piece, block, &pt);
     if (!st || *st == PK_FREE || *st == PK_RECV) return;
+    pk_changed(p, piece); /* free again, or (endgame) one request fewer */
     if (--*st != PK_FREE) return;
     pt->nfree++;
     p->free_total++;
@@ -353,6 +362,7 @@ int sh_picker_received(sh_picker *p, uint32_t piece, uint32_t block)
  * the usual policy. Late endgame copies of its blocks then get SH_ERANGE. */
 void sh_picker_piece_failed(sh_picker *p, uint32_t piece)
 {
+    if (pk_part_get(p, piece)) pk_changed(p, piece); /* startable again */
     pk_part_drop(p, piece);
 }
 
@@ -362,6 +372,39 @@ uint32_t sh_picker_requests(const sh_picker *p, uint32_t piece, uint32_t block)
     if (!pt || block >= pt->nblocks) return 0;
     uint8_t s = pt->st[block];
     return s == PK_RECV ? 0 : s;
+}
+
+/* ---- skipping empty picks ---- */
+
+bool pk_full(const sh_picker *p)
+{
+    return p->cfg.max_partial && p->nparts >= p->cfg.max_partial;
+}
+
+uint64_t sh_picker_version(const sh_picker *p)
+{
+    if (p->started < p->cfg.random_first) return 0; /* a failing find_random draws */
+    return p->version + 1;
+}
+
+bool sh_picker_still_empty(const sh_picker *p, uint64_t since, const sh_bitfield *peer_bits)
+{
+    uint64_t now = sh_picker_version(p);
+    if (since == 0 || now == 0 || since > now || now - since > PK_LOG) return false;
+    for (uint64_t v = since - 1; v < now - 1; v++) {
+        uint32_t piece = p->log[v % PK_LOG];
+        if (piece == PK_NONE || !peer_bits) return false;
+        if (piece < peer_bits->nbits && sh_bitfield_get(peer_bits, piece)) return false;
+    }
+    return true;
+}
+
+bool sh_picker_quiet(const sh_picker *p, uint32_t piece)
+{
+    if (piece >= p->n || sh_bitfield_get(&p->have, piece)) return true;
+    const pk_part *pt = pk_part_get(p, piece);
+    if (pt) return pt->nfree == 0 && !sh_picker_endgame(p);
+    return pk_full(p);
 }
 
 bool sh_picker_endgame(const sh_picker *p)

@@ -11,6 +11,7 @@
 #include <shoal/rng.h>
 
 #define PK_NONE UINT32_MAX /* "no piece" / "not in the order" */
+#define PK_LOG 512u        /* changes remembered for sh_picker_still_empty */
 
 /* Block states: 0 free, 1..SH_PICKER_MAX_DUP outstanding requests, PK_RECV arrived. */
 #define PK_FREE 0u
@@ -56,7 +57,22 @@ struct sh_picker {
     uint32_t *slot;                 /* piece -> slot + 1; 0 when not in progress */
     uint64_t free_total;            /* free blocks over all parts */
     uint32_t started;               /* new pieces started so far (for random_first) */
+
+    /* Changes that may let a pick that found nothing find something (picker.h):
+     * the piece they concern, or PK_NONE for every peer; entry v % PK_LOG is
+     * change number v. */
+    uint64_t version;
+    uint32_t log[PK_LOG];
 };
+
+/* Logs a change that concerns peers with `piece` (PK_NONE: every peer). */
+static inline void pk_changed(sh_picker *p, uint32_t piece)
+{
+    p->log[p->version++ % PK_LOG] = piece;
+}
+
+/* picker.c */
+bool pk_full(const sh_picker *p);
 
 /* picker_avail.c */
 int pk_avail_init(sh_picker *p);

@@ -55,6 +55,7 @@ pk_part *pk_part_new(sh_picker *p, uint32_t piece)
     p->nparts++;
     p->slot[piece] = s + 1;
     p->free_total += nb;
+    pk_changed(p, piece); /* its free blocks, for other peers */
     return pt;
 }
 
@@ -62,6 +63,7 @@ void pk_part_drop(sh_picker *p, uint32_t piece)
 {
     pk_part *pt = pk_part_get(p, piece);
     if (!pt) return;
+    if (pk_full(p)) pk_changed(p, PK_NONE); /* new pieces may start again */
     uint32_t s = p->slot[piece] - 1;
     if (pt->prev != PK_NONE)
         p->parts[pt->prev].next = pt->next;
@@ -93,7 +95,7 @@ void pk_part_request(sh_picker *p, pk_part *pt, uint32_t b, uint32_t k)
     for (uint32_t i = b; i < b + k; i++) {
         if (pt->st[i] == PK_FREE) {
             pt->nfree--;
-            p->free_total--;
+            if (--p->free_total == 0 && sh_picker_endgame(p)) pk_changed(p, PK_NONE);
         }
         pt->st[i]++;
     }

@@ -15,7 +15,7 @@
 static uint32_t clamp_block(uint32_t b)
 {
     if (b <= SH_WIRE_BLOCK) return SH_WIRE_BLOCK;
-    if (b > SH_WIRE_MAX_MSG / 2) b = SH_WIRE_MAX_MSG / 2; /* a piece message must stay < 1 MiB */
+    if (b > SW_MAX_BLOCK) b = SW_MAX_BLOCK; /* the piece message limit follows (negotiate_block) */
     return b - b % SH_WIRE_BLOCK;                         /* whole blocks: requests are runs */
 }
 
@@ -160,6 +160,7 @@ void sh_swarm_free(sh_swarm *s)
     for (size_t i = 0; i < s->npeers; i++)
         sh_peer_free(s->peers[i]);
     free(s->peers);
+    free(s->ids);
     free(s->acts);
     sh_asm_free(&s->pieces);
     sh_picker_free(s->picker);
@@ -220,12 +221,12 @@ sh_peer *sw_find(const sh_swarm *s, sh_conn_id c)
     size_t lo = 0, hi = s->npeers;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s->peers[mid]->id < c)
+        if (s->ids[mid] < c)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < s->npeers && s->peers[lo]->id == c && !s->peers[lo]->dead) return s->peers[lo];
+    if (lo < s->npeers && s->ids[lo] == c && !s->peers[lo]->dead) return s->peers[lo];
     return NULL;
 }
 
@@ -236,6 +237,9 @@ int sw_add_peer_obj(sh_swarm *s, const sh_addr *addr, bool outgoing, sh_time now
         sh_peer **n = realloc(s->peers, ncap * sizeof *n);
         if (!n) return SH_ENOMEM;
         s->peers = n;
+        sh_conn_id *ids = realloc(s->ids, ncap * sizeof *ids);
+        if (!ids) return SH_ENOMEM; /* peers grew alone: harmless, cappeers still fits both */
+        s->ids = ids;
         s->cappeers = ncap;
     }
     sh_peer *p;
@@ -244,6 +248,7 @@ int sw_add_peer_obj(sh_swarm *s, const sh_addr *addr, bool outgoing, sh_time now
     s->next_id++;
     p->hs_deadline = now + SW_HS_TIMEOUT;
     sw_arm(s, p->hs_deadline);
+    s->ids[s->npeers] = p->id;
     s->peers[s->npeers++] = p; /* ids only grow: the array stays sorted */
     *out = p;
     return 0;
@@ -285,10 +290,12 @@ static void sweep(sh_swarm *s)
     s->ndead = 0;
     size_t w = 0;
     for (size_t r = 0; r < s->npeers; r++) {
-        if (s->peers[r]->dead)
+        if (s->peers[r]->dead) {
             sh_peer_free(s->peers[r]);
-        else
+        } else {
+            s->ids[w] = s->ids[r];
             s->peers[w++] = s->peers[r];
+        }
     }
     s->npeers = w;
 }

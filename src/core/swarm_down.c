@@ -106,6 +106,39 @@ static bool origin_busy(const sh_swarm *s)
     return false;
 }
 
+/* What a pick for p may take besides its bits: allowed-fast pieces while choked. */
+static uint32_t allowed_key(const sh_peer *p)
+{
+    return p->peer_choking ? p->allowed.count + 1 : 0;
+}
+
+/* A pick for p found nothing, and nothing since could change that
+ * (sh_picker_still_empty): it would find nothing again. Most picks are of
+ * this kind, as every HAVE read and every verified piece asks again. */
+static bool known_empty(const sh_swarm *s, sh_peer *p)
+{
+    if (p->nopick_ver == 0 || p->nopick_have != p->have.count || p->nopick_seed != p->seed ||
+        p->nopick_allowed != allowed_key(p) || sw_ext_pickable(s))
+        return false;
+    if (!sh_picker_still_empty(s->picker, p->nopick_ver, p->seed ? NULL : &p->have)) return false;
+    p->nopick_ver = sh_picker_version(s->picker); /* checked up to here */
+    return true;
+}
+
+static void note_empty(const sh_swarm *s, sh_peer *p)
+{
+    p->nopick_ver = sh_picker_version(s->picker);
+    p->nopick_have = p->have.count;
+    p->nopick_seed = p->seed;
+    p->nopick_allowed = allowed_key(p);
+}
+
+void sw_note_have(sh_swarm *s, sh_peer *p, uint32_t piece)
+{
+    if (p->nopick_ver && p->nopick_have + 1 == p->have.count && sh_picker_quiet(s->picker, piece))
+        p->nopick_have++;
+}
+
 /*
  * In endgame every pick is a duplicate, and a duplicate already on the
  * wire when its twin arrives is downlink spent twice. Duplicates wait until
@@ -145,6 +178,7 @@ static bool endgame_wait(const sh_swarm *s, sh_time now)
 void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now)
 {
     if (p->dead || p->state != SH_PEER_ACTIVE || !p->am_interested) return;
+    if (known_empty(s, p)) return; /* before origin_busy, which visits every peer */
     /* While the origin sends us a piece only it has, we ask nobody else for
      * more: our downlink is shared by everyone who sends to us, and the
      * origin's share of it is what the whole fleet waits for (T* is the
@@ -170,6 +204,7 @@ void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now)
         size_t max_out = want < 64 ? want : 64;
         size_t n = sh_picker_pick(s->picker, p->seed ? NULL : &p->have, allowed,
                                   (uint32_t)max_out * p->max_run, p->max_run, picks, max_out);
+        if (n == 0 && !pickable) note_empty(s, p);
         size_t sent = 0;
         for (size_t i = 0; i < n; i++)
             sent += send_request(s, p, &picks[i], now);

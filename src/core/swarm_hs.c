@@ -186,6 +186,7 @@ static void negotiate_block(sh_swarm *s, sh_peer *p)
     p->max_run = lim / SH_WIRE_BLOCK;
     sh_wire_limits l = s->lim;
     l.max_block = lim;
+    if (l.max_msg < lim + 9) l.max_msg = lim + 9; /* id, index, begin, block */
     sh_wire_dec_set_limits(p->dec, &l);
 }
 

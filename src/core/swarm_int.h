@@ -47,6 +47,7 @@
 #define SW_DEPTH_MAX 1000u
 #define SW_QUEUE_SLACK SH_MS(20)      /* queueing we allow at a peer beyond twice its delay */
 #define SW_SERVE_AHEAD (256u * 1024u) /* block bytes moved into an output queue at once */
+#define SW_MAX_BLOCK (4u << 20)       /* largest shoal_block we accept */
 #define SW_SERVE_AHEAD_S 0.1            /* with a known link rate: at most this long of it */
 #define SW_MAX_HASHES 512u            /* BEP 52 hash request length we answer */
 
@@ -111,6 +112,7 @@ struct sh_swarm {
     sh_picker *picker;
 
     sh_peer **peers; /* ascending id; dead ones are swept at the end of each entry point */
+    sh_conn_id *ids; /* ids[i] == peers[i]->id: sw_find searches them without a miss per step */
     size_t npeers, cappeers;
     sh_conn_id next_id;
 
@@ -198,6 +200,8 @@ void sw_update_interest(sh_swarm *s, sh_peer *p, sh_time now);
 
 /* swarm_down.c */
 void sw_fill_requests(sh_swarm *s, sh_peer *p, sh_time now);
+/* p just announced `piece` (its bit is set): keeps an empty pick valid if it stays empty. */
+void sw_note_have(sh_swarm *s, sh_peer *p, uint32_t piece);
 int sw_on_piece(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 void sw_on_reject(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 void sw_on_choked(sh_swarm *s, sh_peer *p, sh_time now);

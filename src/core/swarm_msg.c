@@ -128,6 +128,7 @@ static int on_have(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now)
         if (close_if_both_seeds(s, p, now)) return 0;
     } else {
         sh_picker_inc(s->picker, m->piece);
+        sw_note_have(s, p, m->piece);
     }
     sw_super_on_have(s, p, m->piece, now); /* after the count: the next choice sees it */
     if (!p->am_interested && !sh_picker_have(s->picker, m->piece)) sw_update_interest(s, p, now);

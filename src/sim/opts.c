@@ -28,7 +28,7 @@ static const char USAGE[] =
     "  --jitter MS            per-host extra latency, uniform in [0, MS) (default 0)\n"
     "  --piece-size SIZE      piece length (default: as `shoal create` picks)\n"
     "  --block SIZE           largest request between shoal peers, a multiple of 16K\n"
-    "                         up to 512K (default 512K)\n"
+    "                         up to 4M (default 512K)\n"
     "  --quantum SIZE         bytes a connection sends per uplink turn (default 512K)\n"
     "  --seed S               seed of everything random (default 1)\n"
     "  --loss P               per-chunk probability of an RTO-like stall (default 0)\n"
@@ -296,7 +296,7 @@ static int one(int c, const char *arg, sim_opts *o)
     }
     case O_BLOCK: {
         uint64_t b;
-        if (get_size("block", arg, 16384, 512 * 1024, &b)) return 2;
+        if (get_size("block", arg, 16384, 4 * 1024 * 1024, &b)) return 2;
         if (b % 16384) return bad("block", arg, "not a multiple of 16K");
         o->block = (uint32_t)b;
         return 0;

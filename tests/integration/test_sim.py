@@ -163,7 +163,7 @@ def test_per_host_csv(sim, tmp_path):
     ["--hosts", "2", "--size", "1Q", "--rate", "1M"],
     ["--hosts", "2", "--size", "1M", "--rate", "-5"],
     ["--hosts", "2", "--size", "1M", "--rate", "1M", "--block", "20K"],
-    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--block", "1M"],
+    ["--hosts", "2", "--size", "1M", "--rate", "1M", "--block", "8M"],
     ["--hosts", "2", "--size", "1M", "--rate", "1M", "--loss", "1.5"],
     ["--hosts", "2", "--size", "1M", "--rate", "1M", "--latency", "nan"],
     ["--hosts", "2", "--size", "1M", "--rate", "1M", "--crash", "3@1"],

@@ -628,6 +628,56 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* sh_picker_version / still_empty / quiet: when an empty pick may be skipped. */
+static void test_empty_pick_memo(void **st)
+{
+    (void)st;
+    sh_picker *p = mk(8, 2 * B, 2 * B, 1, 0, 5);
+    sh_pick pk[16];
+    sh_bitfield a = bits(8, (uint32_t[]){0}, 1), b = bits(8, (uint32_t[]){1}, 1);
+    assert_int_equal(sh_picker_version(p), 0); /* a random pick may still draw */
+    assert_int_equal(sh_picker_pick(p, &a, NULL, 100, 2, pk, 16), 1);
+    assert_int_equal(pk[0].piece, 0);
+    assert_int_equal(pk[0].count, 2);
+    assert_int_equal(sh_picker_pick(p, &a, NULL, 100, 2, pk, 16), 0);
+    uint64_t v = sh_picker_version(p);
+    assert_true(v != 0);
+    assert_true(sh_picker_still_empty(p, v, &a));
+    assert_false(sh_picker_still_empty(p, 0, &a));
+    assert_true(sh_picker_quiet(p, 0));  /* in progress, every block requested */
+    assert_false(sh_picker_quiet(p, 1)); /* startable */
+    /* a block of piece 0 is free again: only peers with piece 0 are concerned */
+    sh_picker_unrequest(p, 0, 1);
+    assert_false(sh_picker_still_empty(p, v, &a));
+    assert_true(sh_picker_still_empty(p, v, &b));
+    assert_false(sh_picker_still_empty(p, v, NULL)); /* a seed has every piece */
+    assert_false(sh_picker_quiet(p, 0));
+    assert_int_equal(sh_picker_pick(p, &a, NULL, 100, 2, pk, 16), 1); /* and it was right */
+    sh_picker_free(p);
+
+    /* leaving max_partial concerns every peer */
+    p = mk(8, 2 * B, 2 * B, 1, 1, 5);
+    sh_bitfield c = bits(8, (uint32_t[]){2, 3}, 2);
+    assert_int_equal(sh_picker_pick(p, &c, NULL, 100, 2, pk, 16), 1);
+    uint32_t started = pk[0].piece;
+    assert_int_equal(sh_picker_pick(p, &c, NULL, 100, 2, pk, 16), 0); /* full */
+    v = sh_picker_version(p);
+    assert_true(sh_picker_quiet(p, 5 - started)); /* 2 <-> 3: cannot start while full */
+    assert_true(sh_picker_still_empty(p, v, &b));
+    assert_int_equal(sh_picker_received(p, started, 0), 0);
+    assert_int_equal(sh_picker_received(p, started, 1), 1);
+    assert_true(sh_picker_still_empty(p, v, &c)); /* arrivals open nothing */
+    sh_picker_set_have(p, started);
+    assert_false(sh_picker_still_empty(p, v, &b));
+    assert_false(sh_picker_quiet(p, 5 - started));
+    assert_int_equal(sh_picker_pick(p, &c, NULL, 100, 2, pk, 16), 1);
+    assert_int_equal(pk[0].piece, 5 - started);
+    sh_picker_free(p);
+    sh_bitfield_free(&a);
+    sh_bitfield_free(&b);
+    sh_bitfield_free(&c);
+}
+
 static void test_performance(void **st)
 {
     (void)st;
@@ -690,7 +740,7 @@ int main(void)
         cmocka_unit_test(test_last_piece),      cmocka_unit_test(test_endgame),
         cmocka_unit_test(test_received_errors), cmocka_unit_test(test_piece_failed),
         cmocka_unit_test(test_interesting),     cmocka_unit_test(test_model_stress),
-        cmocka_unit_test(test_performance),
+        cmocka_unit_test(test_empty_pick_memo), cmocka_unit_test(test_performance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

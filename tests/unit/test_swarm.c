@@ -1079,11 +1079,11 @@ static void test_snubbed_peer(void **st)
 
 /* ---- large requests between shoal peers ---- */
 
-static uint32_t max_request(uint32_t seed_block, uint32_t leech_block)
+static uint32_t max_request_in(uint64_t piece, uint32_t seed_block, uint32_t leech_block)
 {
     static const uint64_t f[] = {2 * MIB + 5};
     hn_torrent t;
-    make(&t, SH_META_HYBRID, 256 * KIB, f, 1);
+    make(&t, SH_META_HYBRID, piece, f, 1);
     hn_net *n = hn_net_new(&t, 4);
     hn_node *s = hn_node_add(n, &(hn_node_opts){.seed = true, .cfg.max_block = seed_block});
     hn_node *l = hn_node_add(n, &(hn_node_opts){.cfg.max_block = leech_block});
@@ -1098,6 +1098,11 @@ static uint32_t max_request(uint32_t seed_block, uint32_t leech_block)
     return tp.max_request;
 }
 
+static uint32_t max_request(uint32_t seed_block, uint32_t leech_block)
+{
+    return max_request_in(256 * KIB, seed_block, leech_block);
+}
+
 static void test_large_requests(void **st)
 {
     (void)st;
@@ -1105,6 +1110,10 @@ static void test_large_requests(void **st)
     assert_int_equal(max_request(256 * KIB, 64 * KIB), 64 * KIB);
     assert_int_equal(max_request(256 * KIB, 0), 16 * KIB);
     assert_int_equal(max_request(0, 256 * KIB), 16 * KIB);
+    /* a whole 1 MiB piece in one request: its piece message is past the
+     * 1 MiB message limit, which the negotiated block raises */
+    assert_int_equal(max_request_in(MIB, MIB, MIB), MIB);
+    assert_int_equal(max_request_in(MIB, 8 * MIB, MIB), MIB); /* capped at 4 MiB, then by theirs */
 }
 
 /* ---- BEP 52 hash requests ---- */
