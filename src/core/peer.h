@@ -72,6 +72,8 @@ typedef struct sh_peer {
 
     bool am_choking, am_interested, peer_choking, peer_interested;
     sh_time last_served; /* choker: when it last held an upload slot */
+    sh_time unchoked_at; /* choker: when it got the slot it holds */
+    sh_time last_req_at; /* when it last sent us a request */
 
     /* our requests to it */
     sh_req *reqs;

@@ -52,6 +52,19 @@ static uint64_t link_serve_ahead(const sh_swarm *s)
     return s->link_rate && a < SW_SERVE_AHEAD ? (uint64_t)a : SW_SERVE_AHEAD;
 }
 
+/*
+ * How long an unchoked peer may leave its slot unused before the slot is
+ * handed on (swarm_up.c): a quarter of the time a slot takes to deliver
+ * one piece at our link rate (1 s at 16 KiB/s, 32 KiB pieces, 2 slots;
+ * 4 ms at 1 GiB/s, 1 MiB pieces, 16 slots). Unknown rate: never.
+ */
+static sh_time link_slot_idle(const sh_swarm *s)
+{
+    if (!s->link_rate) return 0;
+    double t = (double)s->mi->piece_length * s->upload_slots / (double)s->link_rate * SW_SLOT_IDLE;
+    return t < 1e-3 ? SH_MS(1) : (sh_time)(t * 1e9);
+}
+
 static void apply_defaults(sh_swarm *s, const sh_swarm_config *cfg)
 {
     s->mi = cfg->mi;
@@ -66,6 +79,7 @@ static void apply_defaults(sh_swarm *s, const sh_swarm_config *cfg)
     s->link_rate = cfg->link_rate;
     s->upload_slots = cfg->upload_slots ? cfg->upload_slots : link_slots(s);
     s->serve_ahead = link_serve_ahead(s);
+    s->slot_idle = link_slot_idle(s);
     s->max_block = clamp_block(cfg->max_block);
     s->rsv = SH_RSV_EXTENSION | SH_RSV_FAST;
     if (s->mi->version == SH_META_HYBRID) s->rsv |= SH_RSV_V2;

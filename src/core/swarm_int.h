@@ -59,6 +59,8 @@
 #define SW_SUPER_BATCH_S 1.0 /* with a known link rate: a fed peer's batch, in seconds of our upload */
 #define SW_SLOT_S 4.0        /* with a known link rate: one piece per slot in about this long */
 #define SW_SLOTS_MIN 2u
+#define SW_SLOT_IDLE 0.25 /* with a known link rate: a slot unused this share of its piece time ... */
+#define SW_SLOT_IDLE_UP 0.8 /* ... while our upload is under this share of the link is handed on */
 #define SW_SUPER_WAIT SH_SEC(2) /* longest we hold a bitfield for the extension handshake */
 
 /* Dialing. */
@@ -130,6 +132,8 @@ struct sh_swarm {
     sh_assembly pieces;
     sh_choker choker;
     sh_time choke_next;
+    sh_time slot_idle;      /* 0: never hand an unused slot on (unknown link rate) */
+    sh_time slot_check;     /* next look for unused slots */
     bool choke_fill;      /* interest changed: run a FILL pass at the end of the entry point */
     bool dial_due;        /* try to dial at the end of the entry point */
     bool refill;          /* blocks became free: let every peer request again */
@@ -213,6 +217,8 @@ int sw_on_request(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 int sw_on_cancel(sh_swarm *s, sh_peer *p, const sh_msg *m, sh_time now);
 void sw_serve(sh_swarm *s, sh_peer *p, sh_time now);
 void sw_run_choker(sh_swarm *s, sh_choke_mode mode, sh_time now);
+/* Hands unused upload slots on (SW_SLOT_IDLE); returns when to look again, or NEVER. */
+sh_time sw_check_slots(sh_swarm *s, sh_time now);
 bool sw_coop(const sh_peer *p); /* a shoal peer of our fleet (sent shoal_block) */
 int sw_check_range(const sh_swarm *s, const sh_peer *p, const sh_msg *m);
 

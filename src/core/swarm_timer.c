@@ -56,6 +56,7 @@ void sw_timer(sh_swarm *s, sh_time now)
         s->choke_next = now + SH_CHOKER_INTERVAL;
     }
     sw_arm(s, s->choke_next);
+    sw_arm(s, sw_check_slots(s, now));
     sw_dial(s, now);
     sw_arm(s, sw_dial_deadline(s, now));
     sw_ext_timer(s, now);

@@ -322,6 +322,26 @@ static void test_super_seed_batch_sized_in_time(void **st)
     hn_torrent_free(&t);
 }
 
+/* Reads what r received; *unchoked follows its CHOKE / UNCHOKE messages. */
+static void read_choke(hn_raw *r, bool *unchoked)
+{
+    bool is_hs;
+    sh_handshake hs;
+    sh_msg m;
+    while (hn_raw_next(r, &is_hs, &hs, &m) == 1)
+        if (!is_hs && (m.id == SH_MSG_UNCHOKE || m.id == SH_MSG_CHOKE)) *unchoked = m.id == SH_MSG_UNCHOKE;
+}
+
+static hn_raw *interested_peer(hn_net *n, hn_node *x, uint8_t ip, uint32_t shoal_block)
+{
+    hn_raw *r = raw_peer(n, x, ip, shoal_block);
+    sh_bbuf b;
+    sh_bbuf_init(&b);
+    sh_wire_put_simple(&b, SH_MSG_INTERESTED);
+    send_buf(r, &b);
+    return r;
+}
+
 /* Upload slots follow a known link rate: a piece per slot in about 4 s.
  * 16 KiB/s and 32 KiB pieces: 2 slots (at least 2), so of four interested
  * peers two are unchoked; unknown rate: 16 slots, all four. */
@@ -333,21 +353,13 @@ static uint32_t unchoked_of_four(uint64_t link_rate)
     hn_node *s = hn_node_add(
         n, &(hn_node_opts){.seed = true, .cfg = {.link_rate = link_rate, .no_super_seed = true}});
     hn_raw *r[4];
-    for (int i = 0; i < 4; i++) {
-        r[i] = raw_peer(n, s, (uint8_t)(150 + i), 0);
-        sh_bbuf b;
-        sh_bbuf_init(&b);
-        sh_wire_put_simple(&b, SH_MSG_INTERESTED);
-        send_buf(r[i], &b);
-    }
+    for (int i = 0; i < 4; i++)
+        r[i] = interested_peer(n, s, (uint8_t)(150 + i), 0);
     hn_run_for(n, SH_MS(100));
     uint32_t unchoked = 0;
     for (int i = 0; i < 4; i++) {
-        bool is_hs, un = false;
-        sh_handshake hs;
-        sh_msg m;
-        while (hn_raw_next(r[i], &is_hs, &hs, &m) == 1)
-            if (!is_hs && (m.id == SH_MSG_UNCHOKE || m.id == SH_MSG_CHOKE)) un = m.id == SH_MSG_UNCHOKE;
+        bool un = false;
+        read_choke(r[i], &un);
         unchoked += un;
     }
     hn_net_free(n);
@@ -360,6 +372,43 @@ static void test_slots_sized_to_link(void **st)
     (void)st;
     assert_int_equal(unchoked_of_four(16 * KIB), 2);
     assert_int_equal(unchoked_of_four(0), 4);
+}
+
+/* An unused slot is handed on: three shoal peers are interested in a seed
+ * with two slots (16 KiB/s, 32 KiB pieces) and none of them asks for
+ * anything. Within a few seconds the one that waited holds a slot and one
+ * of the other two lost its own. Before, the first two kept their slots
+ * until the optimistic slot rotated (30 s). */
+static void test_unused_slot_handed_on(void **st)
+{
+    (void)st;
+    hn_torrent t;
+    make(&t, 32 * KIB, 1 * MIB);
+    hn_net *n = hn_net_new(&t, 13);
+    hn_node *s = hn_node_add(
+        n, &(hn_node_opts){.seed = true, .cfg = {.link_rate = 16 * KIB, .no_super_seed = true}});
+    hn_raw *r[3];
+    bool un[3] = {false, false, false};
+    for (int i = 0; i < 3; i++)
+        r[i] = interested_peer(n, s, (uint8_t)(170 + i), 256 * KIB);
+    hn_run_for(n, SH_MS(100));
+    int waited = -1, held = 0;
+    for (int i = 0; i < 3; i++) {
+        read_choke(r[i], &un[i]);
+        held += un[i];
+        if (!un[i]) waited = i;
+    }
+    assert_int_equal(held, 2);
+    hn_run_for(n, SH_SEC(3));
+    held = 0;
+    for (int i = 0; i < 3; i++) {
+        read_choke(r[i], &un[i]);
+        held += un[i];
+    }
+    assert_true(un[waited]);
+    assert_int_equal(held, 2);
+    hn_net_free(n);
+    hn_torrent_free(&t);
 }
 
 /* What a slow seed has moved into a peer's output queue goes out even if
@@ -467,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_super_seed_pending_not_twice),
         cmocka_unit_test(test_super_seed_batch_sized_in_time),
         cmocka_unit_test(test_slots_sized_to_link),
+        cmocka_unit_test(test_unused_slot_handed_on),
         cmocka_unit_test(test_serve_ahead_sized_to_link),
         cmocka_unit_test(test_fleet_origin_uploads_once),
     };
