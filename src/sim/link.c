@@ -68,9 +68,9 @@ static uint32_t end_new(sim_world *w, uint32_t h, uint32_t far_host, sh_conn_id 
 /*
  * Bytes in flight allowed from a to b: a TCP window of twice the
  * bandwidth-delay product, at least 256 KiB, so a slow receiver pushes back.
- * Plus two chunks: a chunk is stored and forwarded whole at both ends, so it
- * stays in flight two serialisation times longer than packets of a real
- * stream would; without this a window of one chunk would be stop-and-wait.
+ * Plus two chunks: a chunk counts as in flight whole, from its send until
+ * its delivery, where the packets of a real stream would leave the window
+ * one by one; without this a window of one chunk would be stop-and-wait.
  */
 static uint32_t window(const sim_world *w, uint32_t a, uint32_t b)
 {

@@ -113,7 +113,8 @@ typedef struct sim_host {
     sh_time lat;       /* one way to the network */
     sh_time up_free;   /* the uplink is busy until then */
     sh_time down_free;
-    sh_time ctl_debt; /* uplink time of control bytes sent out of turn */
+    sh_time ctl_debt;    /* uplink time of control bytes sent out of turn */
+    sh_time ctl_debt_at; /* when ctl_debt was last brought up to date (debt_decay) */
     uint32_t rr_head, rr_tail;
     bool turn_pending;
     bool complete, crashed, origin;

@@ -198,11 +198,29 @@ void sim_on_flush(sim_world *w, uint32_t e)
     sim_end_flush(w, e);
 }
 
+/*
+ * Brings x's control debt up to now. Control bytes leave at once and their
+ * uplink time is charged to the next bulk chunk; but an uplink that was idle
+ * since then would have sent them meanwhile. Without this the PEX and
+ * extension handshakes a 16 KiB/s host sends before the origin starts
+ * (~20 KiB to fifty peers) delayed its first piece by a second.
+ */
+static void debt_decay(sim_host *x, sh_time now)
+{
+    sh_time idle_from = sim_max(x->up_free, x->ctl_debt_at);
+    if (now > idle_from) {
+        sh_time d = now - idle_from;
+        x->ctl_debt = x->ctl_debt > d ? x->ctl_debt - d : 0;
+    }
+    x->ctl_debt_at = now;
+}
+
 /* Appends n bytes to chunk k, charging their uplink time. */
 static bool ride(sim_world *w, sim_end *E, sim_chunk *k, const uint8_t *p, uint32_t n)
 {
     if (!chunk_append(k, p, n)) return false;
     k->wire += n;
+    debt_decay(&w->hosts[E->host], w->now);
     w->hosts[E->host].ctl_debt += sim_xfer(n, w->hosts[E->host].up);
     return true;
 }
@@ -236,6 +254,7 @@ static void send_control(sim_world *w, uint32_t e, const uint8_t *p, uint32_t n)
     w->chunks[c].control = true;
     w->st.control_chunks++;
     sh_time dur = sim_xfer(n, x->up);
+    debt_decay(x, w->now);
     x->ctl_debt += dur;
     if (w->o.have_batch_ms > 0 && only_haves(p, n)) {
         E->batch = c;
@@ -328,6 +347,7 @@ static bool send_turn(sim_world *w, uint32_t e)
             return false;
         }
     w->st.chunks++;
+    debt_decay(x, w->now);
     sh_time dur = sim_xfer(total, x->up) + x->ctl_debt;
     x->ctl_debt = 0;
     x->up_free = w->now + dur;
@@ -392,8 +412,17 @@ void sim_on_arrive(sim_world *w, uint32_t c)
         sim_chunk_drop(w, c);
         return;
     }
-    sh_time start = sim_max(w->now, y->down_free);
-    y->down_free = start + sim_xfer(w->chunks[c].wire, y->down);
+    /* Cut-through: the receiver's downlink takes the bytes as they come, so
+     * it may have begun when the chunk's first byte arrived, one sender
+     * serialisation before its last; it ends no earlier than the last byte.
+     * Store and forward at both ends made every hop of a piece sent as one
+     * chunk cost two piece times: at 16 KiB/s in 16 KiB pieces a fleet's
+     * doubling took twice as long as on real TCP (docs/simulator.md). */
+    const sim_chunk *k = &w->chunks[c];
+    sh_time ser = sim_xfer(k->wire, w->hosts[E->host].up);
+    sh_time first = w->now > ser ? w->now - ser : 0;
+    sh_time start = sim_max(first, y->down_free);
+    y->down_free = sim_max(start + sim_xfer(k->wire, y->down), w->now);
     sim_push(w, y->down_free, EV_DELIVER, E->far_host, c);
 }
 
