@@ -55,12 +55,33 @@ static void test_decay_and_const(void **st)
     assert_true(c > a && c <= a + 1000 / 0.5 / 4 + 1);
 }
 
+/* Idle intervals read at once equal the same intervals read one by one
+ * (each keeps 3/4 of a warm average), whether 1, 5 or 63 of them. */
+static void test_idle_at_once(void **st)
+{
+    (void)st;
+    for (int k = 1; k < 64; k += 31) {
+        sh_rate a, b;
+        sh_rate_init(&a, T0);
+        for (int i = 0; i < 40; i++)
+            sh_rate_add(&a, 10000, T0 + SH_MS(100) * (sh_time)i);
+        b = a;
+        sh_time end = T0 + SH_SEC(4) + SH_RATE_TICK * (sh_time)k;
+        for (sh_time t = T0 + SH_SEC(4); t <= end; t += SH_RATE_TICK)
+            sh_rate_add(&b, 0, t); /* one interval at a time */
+        double once = sh_rate_get(&a, end), steps = sh_rate_get(&b, end);
+        assert_true(once > 0.0);
+        assert_true(once > steps * (1 - 1e-12) && once < steps * (1 + 1e-12));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_steady),
         cmocka_unit_test(test_warmup_unbiased),
         cmocka_unit_test(test_decay_and_const),
+        cmocka_unit_test(test_idle_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
