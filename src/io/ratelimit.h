@@ -1,8 +1,13 @@
 /*
  * ratelimit.h — a token bucket for bytes on the wire: `rate` bytes per
- * second, holding at most `burst` = max(64 KiB, rate / 10) bytes, so a
+ * second, holding at most `burst` = max(16 KiB, rate / 10) bytes, so a
  * limited connection may send a short burst but never more than rate × t +
  * burst over any interval t. Rate 0 means unlimited.
+ *
+ * The floor was 64 KiB: four seconds of a 16 KiB/s link, so an idle host
+ * could pass on four pieces at once and a fleet of them beat the lower
+ * bound its links allow (bench/swarm at 16 KiB/s measures against that
+ * bound). 16 KiB is one block.
  *
  * Pure arithmetic on explicit times: it never reads a clock, never sleeps
  * and never allocates. Time is integer nanoseconds and refills never credit
@@ -13,7 +18,7 @@
 
 #include <shoal/types.h>
 
-#define SH_RATELIMIT_MIN_BURST (64u * 1024u)
+#define SH_RATELIMIT_MIN_BURST (16u * 1024u)
 
 typedef struct sh_ratelimit {
     uint64_t rate;   /* bytes/s; 0 = unlimited */

@@ -24,8 +24,8 @@ static void test_burst_size(void **st)
 {
     (void)st;
     sh_ratelimit rl;
-    sh_ratelimit_init(&rl, 1000, T0); /* tiny rate: the 64 KiB floor */
-    assert_int_equal(rl.burst, 65536);
+    sh_ratelimit_init(&rl, 1000, T0); /* tiny rate: the 16 KiB floor */
+    assert_int_equal(rl.burst, 16384);
     sh_ratelimit_init(&rl, 10000000, T0); /* 10 MB/s: a tenth of a second */
     assert_int_equal(rl.burst, 1000000);
     /* Starts full, grants no more than it holds. */
@@ -64,15 +64,15 @@ static void test_wait(void **st)
     sh_ratelimit rl;
     sh_ratelimit_init(&rl, 3000, T0); /* 3000 B/s: 1 byte per 333333.33 ns */
     assert_int_equal(sh_ratelimit_wait(&rl, T0, 100), 0);
-    assert_int_equal(sh_ratelimit_take(&rl, T0, 65536), 65536);
+    assert_int_equal(sh_ratelimit_take(&rl, T0, 16384), 16384);
     sh_time w = sh_ratelimit_wait(&rl, T0, 1);
     assert_int_equal(w, 333334); /* rounded up, never early */
     assert_int_equal(sh_ratelimit_take(&rl, T0 + w - 1, 1), 0);
     assert_int_equal(sh_ratelimit_take(&rl, T0 + w, 1), 1);
     /* Asking for more than the burst waits for a full bucket, not forever. */
     sh_time full = sh_ratelimit_wait(&rl, T0 + w, 1u << 30);
-    assert_true(sh_ratelimit_available(&rl, T0 + w + full - 1) < 65536);
-    assert_int_equal(sh_ratelimit_available(&rl, T0 + w + full), 65536);
+    assert_true(sh_ratelimit_available(&rl, T0 + w + full - 1) < 16384);
+    assert_int_equal(sh_ratelimit_available(&rl, T0 + w + full), 16384);
     /* Partial credit counts toward the wait. */
     sh_ratelimit_init(&rl, 1000000, T0);
     sh_ratelimit_take(&rl, T0, 100000);
@@ -91,9 +91,9 @@ static void test_give_back_and_set_rate(void **st)
     assert_int_equal(sh_ratelimit_available(&rl, T0), 100000);
     /* Lowering the rate caps the tokens at the new (floor) burst. */
     sh_ratelimit_set_rate(&rl, 100000, T0);
-    assert_int_equal(rl.burst, 65536);
-    assert_int_equal(sh_ratelimit_available(&rl, T0), 65536);
-    sh_ratelimit_take(&rl, T0, 65536);
+    assert_int_equal(rl.burst, 16384);
+    assert_int_equal(sh_ratelimit_available(&rl, T0), 16384);
+    sh_ratelimit_take(&rl, T0, 16384);
     assert_int_equal(sh_ratelimit_available(&rl, T0 + SH_MS(100)), 10000);
     /* To unlimited and back. */
     sh_ratelimit_set_rate(&rl, 0, T0 + SH_MS(100));
