@@ -125,6 +125,52 @@ static ssize_t write_some(sh_peerd *p, pconn *c, const sh_seg *segs, size_t n, u
     return sh_net_writev(c->fd, iov, (int)k, more);
 }
 
+/*
+ * Leading protocol bytes of a connection's output that are not a piece
+ * header: requests, haves, chokes, interest, PEX. Block data always comes
+ * as header bytes (the last 13 of a byte run) and a block segment; when the
+ * segments end without one, one may follow, so its header is kept back too.
+ */
+#define PIECE_HEADER 13u
+static size_t control_prefix(const sh_seg *segs, size_t n)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (segs[k].kind == SH_SEG_BLOCK) return total > PIECE_HEADER ? total - PIECE_HEADER : 0;
+        total += segs[k].len;
+    }
+    if (n == SEGS) return total > PIECE_HEADER ? total - PIECE_HEADER : 0;
+    return total;
+}
+
+/*
+ * Under an upload limit small protocol messages go out at once and are
+ * charged as debt that later tokens repay: a request or a HAVE that waited
+ * behind bulk data on a busy link delayed the piece it asked for or
+ * announced by a token-bucket turn (bench/swarm at 16 KiB/s). At most
+ * PEERD_CTL_MAX at a time, so a large bitfield or metadata still waits.
+ * Returns false if c was closed.
+ */
+static bool flush_control(sh_peerd *p, pconn *c, const sh_seg *segs, size_t n, uint64_t budget,
+                          sh_time now, bool *full)
+{
+    size_t ctl = control_prefix(segs, n);
+    if (ctl == 0 || ctl <= budget || ctl > PEERD_CTL_MAX) return true;
+    size_t want = 0;
+    ssize_t w = write_some(p, c, segs, n, ctl, &want);
+    if (w < 0) {
+        peerd_conn_close(p, c->id, (int)w);
+        return false;
+    }
+    if (w > 0) {
+        sh_swarm_sent(p->swarm, c->id, (size_t)w, now);
+        p->wire_up += (uint64_t)w;
+        sh_ratelimit_charge(&p->up, now, (uint64_t)w);
+    }
+    *full = (size_t)w < want;
+    return true;
+}
+
 void peerd_conn_flush(sh_peerd *p, pconn *c)
 {
     if (c->connecting || !p->swarm) return;
@@ -139,6 +185,17 @@ void peerd_conn_flush(sh_peerd *p, pconn *c)
             c->write_pending = false;
             set_events(p, c);
             return;
+        }
+        if (by_rate) {
+            bool full = false;
+            if (!flush_control(p, c, segs, n, budget, now, &full)) return;
+            if (full) { /* socket full */
+                c->write_pending = true;
+                set_events(p, c);
+                return;
+            }
+            n = sh_swarm_out(p->swarm, c->id, segs, SEGS);
+            if (n == 0) continue;
         }
         if (budget == 0) {
             if (by_rate) {

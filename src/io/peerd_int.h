@@ -32,6 +32,7 @@
 #define PEERD_ACCEPT_BATCH 64          /* accepts per listener wake-up */
 #define PEERD_READS_PER_EVENT 2        /* recv calls per readable event (fairness) */
 #define PEERD_FLUSH_MAX (4u << 20)     /* bytes written per flush (fairness) */
+#define PEERD_CTL_MAX 2048u            /* protocol bytes sent ahead of the rate limit at once */
 
 typedef struct pconn {
     sh_peerd *p;

@@ -19,27 +19,33 @@ void sh_ratelimit_init(sh_ratelimit *rl, uint64_t rate, sh_time now)
     rl->rate = rate;
     rl->burst = burst_for(rate);
     rl->tokens = rl->burst;
+    rl->debt = 0;
     rl->last = now;
 }
 
-/* Credits the tokens earned since last. last advances only by the time
- * those whole tokens took (rounded up), so fractions carry over. */
+/* Credits the tokens earned since last, repaying debt first. last
+ * advances only by the time those whole tokens took (rounded up), so
+ * fractions carry over. Tokens and debt are never both above zero. */
 static void refill(sh_ratelimit *rl, sh_time now)
 {
     if (rl->rate == 0 || now <= rl->last) return;
-    if (rl->tokens >= rl->burst) {
+    if (rl->debt == 0 && rl->tokens >= rl->burst) {
         rl->last = now;
         return;
     }
     sh_time elapsed = now - rl->last;
     u128 add = (u128)elapsed * rl->rate / NS_PER_S;
-    if (add >= rl->burst - rl->tokens) {
+    if (add >= (u128)rl->debt + (rl->burst - rl->tokens)) {
+        rl->debt = 0;
         rl->tokens = rl->burst;
         rl->last = now;
         return;
     }
-    rl->tokens += (uint64_t)add;
-    rl->last += (sh_time)(((u128)add * NS_PER_S + rl->rate - 1) / rl->rate);
+    uint64_t a = (uint64_t)add;
+    uint64_t pay = a < rl->debt ? a : rl->debt;
+    rl->debt -= pay;
+    rl->tokens += a - pay;
+    rl->last += (sh_time)(((u128)a * NS_PER_S + rl->rate - 1) / rl->rate);
 }
 
 void sh_ratelimit_set_rate(sh_ratelimit *rl, uint64_t rate, sh_time now)
@@ -48,6 +54,7 @@ void sh_ratelimit_set_rate(sh_ratelimit *rl, uint64_t rate, sh_time now)
     rl->rate = rate;
     rl->burst = burst_for(rate);
     if (rl->tokens > rl->burst) rl->tokens = rl->burst;
+    if (rate == 0) rl->debt = 0;
     if (now > rl->last) rl->last = now;
 }
 
@@ -67,9 +74,21 @@ uint64_t sh_ratelimit_take(sh_ratelimit *rl, sh_time now, uint64_t want)
     return got;
 }
 
+void sh_ratelimit_charge(sh_ratelimit *rl, sh_time now, uint64_t n)
+{
+    if (rl->rate == 0) return;
+    refill(rl, now);
+    uint64_t got = n < rl->tokens ? n : rl->tokens;
+    rl->tokens -= got;
+    rl->debt += n - got;
+}
+
 void sh_ratelimit_give_back(sh_ratelimit *rl, uint64_t n)
 {
     if (rl->rate == 0) return;
+    uint64_t pay = n < rl->debt ? n : rl->debt;
+    rl->debt -= pay;
+    n -= pay;
     rl->tokens = n > rl->burst - rl->tokens ? rl->burst : rl->tokens + n;
 }
 
@@ -78,8 +97,8 @@ sh_time sh_ratelimit_wait(sh_ratelimit *rl, sh_time now, uint64_t n)
     if (rl->rate == 0) return 0;
     refill(rl, now);
     if (n > rl->burst) n = rl->burst;
-    if (rl->tokens >= n) return 0;
-    u128 need = n - rl->tokens;
+    if (rl->debt == 0 && rl->tokens >= n) return 0;
+    u128 need = (u128)rl->debt + n - rl->tokens; /* tokens is 0 while in debt */
     sh_time t = (sh_time)((need * NS_PER_S + rl->rate - 1) / rl->rate);
     sh_time due = rl->last + t;
     return due > now ? due - now : 0;

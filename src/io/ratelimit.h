@@ -24,6 +24,7 @@ typedef struct sh_ratelimit {
     uint64_t rate;   /* bytes/s; 0 = unlimited */
     uint64_t burst;  /* bucket capacity in bytes */
     uint64_t tokens; /* bytes available as of `last` */
+    uint64_t debt;   /* bytes charged beyond the tokens; repaid before tokens accrue */
     sh_time last;    /* refill has been credited up to this time */
 } sh_ratelimit;
 
@@ -41,6 +42,10 @@ static inline bool sh_ratelimit_unlimited(const sh_ratelimit *rl)
 uint64_t sh_ratelimit_available(sh_ratelimit *rl, sh_time now);
 /* Takes up to want tokens; returns how many were granted (want when unlimited). */
 uint64_t sh_ratelimit_take(sh_ratelimit *rl, sh_time now, uint64_t want);
+/* Charges n bytes already sent: tokens first, the rest as debt that the
+ * next refills repay. For small protocol messages that must not wait
+ * behind bulk data; the limit still holds over time (rate × t + burst). */
+void sh_ratelimit_charge(sh_ratelimit *rl, sh_time now, uint64_t n);
 /* Returns unused tokens from a take (e.g. recv read less than granted). */
 void sh_ratelimit_give_back(sh_ratelimit *rl, uint64_t n);
 /* Nanoseconds from now until n tokens (n capped at burst) are available;

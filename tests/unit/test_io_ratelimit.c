@@ -120,6 +120,36 @@ static void test_long_run_rate(void **st)
     assert_true(total >= max - 262144);
 }
 
+/* Charged bytes beyond the tokens are debt: nothing is available until
+ * refills have repaid it, and the wait counts it; so over any interval
+ * the bytes sent stay within rate × t + burst. */
+static void test_charge_debt(void **st)
+{
+    (void)st;
+    sh_ratelimit rl;
+    sh_ratelimit_init(&rl, 100000, T0); /* 100 kB/s, burst 16384 */
+    sh_ratelimit_charge(&rl, T0, 20000); /* 16384 from the bucket, 3616 owed */
+    assert_int_equal(sh_ratelimit_available(&rl, T0), 0);
+    assert_int_equal(rl.debt, 3616);
+    /* 10 ms earn 1000 bytes: all go to the debt */
+    assert_int_equal(sh_ratelimit_available(&rl, T0 + SH_MS(10)), 0);
+    assert_int_equal(rl.debt, 2616);
+    /* 1000 tokens are ready once 2616 more bytes have been earned */
+    sh_time w = sh_ratelimit_wait(&rl, T0 + SH_MS(10), 1000);
+    assert_int_equal(w, 36160000);
+    assert_int_equal(sh_ratelimit_take(&rl, T0 + SH_MS(10) + w, 1000), 1000);
+    assert_int_equal(rl.debt, 0);
+    /* give_back repays debt first */
+    sh_ratelimit_charge(&rl, T0 + SH_MS(10) + w, 500);
+    sh_ratelimit_give_back(&rl, 800);
+    assert_int_equal(rl.debt, 0);
+    assert_int_equal(sh_ratelimit_available(&rl, T0 + SH_MS(10) + w), 300);
+    /* unlimited: nothing is owed */
+    sh_ratelimit_set_rate(&rl, 0, T0 + SH_SEC(1));
+    sh_ratelimit_charge(&rl, T0 + SH_SEC(1), 1u << 20);
+    assert_int_equal(rl.debt, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_refill_exact),
         cmocka_unit_test(test_wait),
         cmocka_unit_test(test_give_back_and_set_rate),
+        cmocka_unit_test(test_charge_debt),
         cmocka_unit_test(test_long_run_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
